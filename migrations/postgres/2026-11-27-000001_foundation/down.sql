@@ -1,0 +1,9 @@
+DROP TABLE rate_limit_buckets;
+DROP TABLE idempotency_records;
+DROP TABLE api_keys;
+DROP TABLE invitations;
+DROP TABLE memberships;
+DROP TABLE orgs;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

@@ -1,0 +1,7 @@
+//! Authentication (who is calling) and organisation-level authorisation (may they).
+
+pub mod extract;
+pub mod password;
+pub mod tokens;
+
+pub use extract::{authorize_org, AuthUser, OrgAccess, OrgNeed, Principal};

@@ -1,0 +1,281 @@
+//! The command line: `serve` (default), `migrate`, `openapi`, `create-admin`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::db::{self, Backend};
+use crate::models::user::{AccountStatus, PlatformRole, User};
+use crate::models::{new_id, now};
+use crate::settings::{self, LogFormat, Settings};
+use crate::startup::Application;
+
+/// Mutua: partnership and knowledge-sharing marketplace API.
+#[derive(Debug, Parser)]
+#[command(name = "mutua", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Create a platform admin, or promote an existing account.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "MUTUA_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
+}
+
+/// Settings shared by every command; each flag also reads its environment variable.
+#[derive(Debug, clap::Args)]
+struct Config {
+    /// SQLite path (default: <data dir>/mutua.db) or postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "MUTUA_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    bind: String,
+    /// Folder for the SQLite file, generated secrets and keys.
+    #[arg(long, env = "MUTUA_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+    /// Access-token signing secret, at least 32 bytes (generated and kept in the data folder when unset).
+    #[arg(long, env = "MUTUA_JWT_SECRET", global = true, hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Log format.
+    #[arg(
+        long,
+        env = "MUTUA_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    log_format: LogFormat,
+    /// Maximum database connections.
+    #[arg(long, env = "MUTUA_DB_POOL_SIZE", default_value_t = 8, global = true)]
+    db_pool_size: u32,
+    /// Seconds a request waits for a database connection.
+    #[arg(
+        long,
+        env = "MUTUA_DB_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
+    db_timeout_secs: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "MUTUA_BODY_LIMIT", default_value_t = 65536, global = true)]
+    body_limit: usize,
+    /// Comma-separated origins allowed by CORS (`*` for any; empty: CORS off).
+    #[arg(long, env = "MUTUA_CORS_ORIGINS", default_value = "", global = true)]
+    cors_origins: String,
+    /// Consecutive failed logins per e-mail before 429.
+    #[arg(
+        long,
+        env = "MUTUA_LOGIN_MAX_FAILURES",
+        default_value_t = 10,
+        global = true
+    )]
+    login_max_failures: u32,
+    /// Window of those failures, in seconds.
+    #[arg(
+        long,
+        env = "MUTUA_LOGIN_FAILURE_WINDOW_SECS",
+        default_value_t = 900,
+        global = true
+    )]
+    login_failure_window_secs: u64,
+    /// Login attempts per client address per minute.
+    #[arg(
+        long,
+        env = "MUTUA_LOGIN_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    login_per_minute: u32,
+    /// Registrations per client address per hour.
+    #[arg(
+        long,
+        env = "MUTUA_REGISTER_PER_HOUR",
+        default_value_t = 20,
+        global = true
+    )]
+    register_per_hour: u32,
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "MUTUA_WORKERS", default_value_t = 0, global = true)]
+    workers: usize,
+    /// Seconds in-flight requests get to finish on shutdown.
+    #[arg(
+        long,
+        env = "MUTUA_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    shutdown_timeout_secs: u64,
+}
+
+impl Config {
+    fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| settings::default_database_url(&self.data_dir))
+    }
+
+    fn settings(&self) -> Result<Settings, String> {
+        let secret = settings::resolve_jwt_secret(self.jwt_secret.clone(), &self.data_dir)?;
+        let mut s = Settings::new(self.database_url(), self.data_dir.clone(), secret);
+        s.bind = self.bind.clone();
+        s.db_pool_size = self.db_pool_size;
+        s.db_timeout = Duration::from_secs(self.db_timeout_secs.max(1));
+        s.body_limit = self.body_limit;
+        s.cors_origins = self
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect();
+        s.rate_limits.login_failures = self.login_max_failures;
+        s.rate_limits.login_failure_window = Duration::from_secs(self.login_failure_window_secs);
+        s.rate_limits.login_per_address_per_minute = self.login_per_minute;
+        s.rate_limits.register_per_address_per_hour = self.register_per_hour;
+        s.workers = self.workers;
+        s.shutdown_timeout = Duration::from_secs(self.shutdown_timeout_secs);
+        Ok(s)
+    }
+}
+
+/// Parses the command line and runs the command; the error is a one-line reason.
+pub fn run() -> Result<(), String> {
+    let cli = Cli::parse();
+    crate::telemetry::init(cli.config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config),
+        Command::Migrate => migrate(&cli.config),
+        Command::Openapi => {
+            print!("{}", crate::openapi::pretty_json());
+            Ok(())
+        }
+        Command::CreateAdmin {
+            email,
+            password,
+            display_name,
+        } => create_admin(&cli.config, &email, &password, &display_name),
+    }
+}
+
+fn serve(config: &Config) -> Result<(), String> {
+    let settings = config.settings()?;
+    actix_web::rt::System::new().block_on(async move {
+        let database = settings.backend().display_url();
+        let app = Application::build(settings.clone()).await?;
+        let host = settings.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        tracing::info!(%database, "Mutua listening on http://{host}:{} (docs at /docs/)", app.port());
+        app.run_until_stopped().await.map_err(|e| format!("server failed: {e}"))
+    })
+}
+
+fn open(config: &Config) -> Result<db::Pool, String> {
+    let backend = Backend::from_url(&config.database_url());
+    let pool = db::connect(
+        &backend,
+        1,
+        Duration::from_secs(config.db_timeout_secs.max(1)),
+    )?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open database connection: {e}"))?;
+    db::migrate(&mut conn)?;
+    Ok(pool)
+}
+
+fn migrate(config: &Config) -> Result<(), String> {
+    let backend = Backend::from_url(&config.database_url());
+    let pool = db::connect(
+        &backend,
+        1,
+        Duration::from_secs(config.db_timeout_secs.max(1)),
+    )?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open database connection: {e}"))?;
+    let applied = db::migrate(&mut conn)?;
+    if applied.is_empty() {
+        println!("{}: up to date", backend.display_url());
+    } else {
+        println!("{}: applied {}", backend.display_url(), applied.join(", "));
+    }
+    Ok(())
+}
+
+fn create_admin(
+    config: &Config,
+    email: &str,
+    password: &str,
+    display_name: &str,
+) -> Result<(), String> {
+    let mut checks = crate::http::validate::Checks::new();
+    let email = checks.email("email", email);
+    if let Some(problem) = crate::auth::password::policy_violation(password) {
+        checks.fail("password", problem);
+    }
+    let display_name = checks.text("display_name", display_name, 1, 100);
+    if let Err(crate::error::ApiError::Validation(errors)) = checks.finish() {
+        let reasons: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{} {}", e.field, e.message))
+            .collect();
+        return Err(reasons.join("; "));
+    }
+    let pool = open(config)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open database connection: {e}"))?;
+    let conn = &mut *conn;
+    let existing = User::find_by_email(conn, &email).map_err(|e| e.to_string())?;
+    match existing {
+        Some(user) => {
+            User::set_role(conn, &user.id, PlatformRole::Admin, now())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "promoted {email} ({}) to admin; password unchanged",
+                user.id
+            );
+        }
+        None => {
+            let hash = crate::auth::password::hash(password).map_err(|e| e.to_string())?;
+            let at = now();
+            let user = User {
+                id: new_id(),
+                email: email.clone(),
+                password_hash: hash,
+                display_name,
+                platform_role: PlatformRole::Admin.as_str().into(),
+                status: AccountStatus::Active.as_str().into(),
+                created_at: at,
+                updated_at: at,
+            };
+            user.insert(conn).map_err(|e| e.to_string())?;
+            println!("created admin {email} ({})", user.id);
+        }
+    }
+    Ok(())
+}

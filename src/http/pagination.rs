@@ -1,0 +1,96 @@
+//! Cursor pagination: `?limit=&cursor=` → `{"items": [...], "next_cursor": ...}`.
+//! Cursors are opaque to clients; inside they carry the last id of the page (ids are
+//! time-ordered UUIDv7, so pages stay stable while rows are inserted).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: i64 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: i64 = 100;
+
+/// The paging query parameters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A checked page request.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: i64,
+    /// The id after which this page starts.
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    /// How many rows to fetch: one more than the page, to know whether another follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+}
+
+impl PageQuery {
+    /// Validates the limit and decodes the cursor (400 for either being bad).
+    pub fn resolve(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be between 1 and {MAX_LIMIT}, got {limit}"
+            )));
+        }
+        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok(PageRequest { limit, after })
+    }
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::BadRequest("cursor is not one this API issued".into());
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let id = text.strip_prefix("id:").ok_or_else(bad)?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(id.to_owned())
+}
+
+fn encode_cursor(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `request.fetch()` rows, turning the extra row into a cursor.
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        request: &PageRequest,
+        id_of: impl Fn(&R) -> String,
+        view: impl Fn(R) -> Result<T, ApiError>,
+    ) -> Result<Page<T>, ApiError> {
+        let more = rows.len() as i64 > request.limit;
+        rows.truncate(request.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(&id_of(r)))
+        } else {
+            None
+        };
+        let items = rows.into_iter().map(view).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}

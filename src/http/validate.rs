@@ -1,0 +1,88 @@
+//! Field validation that collects every problem of a request into one 422.
+
+use crate::error::{ApiError, FieldError};
+
+/// Collects field errors while a request is checked.
+#[derive(Debug, Default)]
+pub struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    /// No errors yet.
+    pub fn new() -> Self {
+        Checks::default()
+    }
+
+    /// Records an error for a field.
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// Trims a required text field and checks its length in characters.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> String {
+        let trimmed = value.trim().to_owned();
+        let chars = trimmed.chars().count();
+        if chars < min {
+            if min <= 1 {
+                self.fail(field, "must not be empty");
+            } else {
+                self.fail(field, format!("must be at least {min} characters"));
+            }
+        } else if chars > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        }
+        trimmed
+    }
+
+    /// Like [`Checks::text`] for an optional field; blank becomes `None`.
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        let trimmed = value.map(str::trim).filter(|v| !v.is_empty())?;
+        Some(self.text(field, trimmed, 1, max))
+    }
+
+    /// Checks an optional http(s) URL.
+    pub fn optional_url(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let url = self.optional_text(field, value, 300)?;
+        let lower = url.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"));
+        match rest {
+            Some(host)
+                if !host.is_empty()
+                    && !host.starts_with('/')
+                    && !url.contains(char::is_whitespace) => {}
+            _ => self.fail(field, "must be an http:// or https:// URL"),
+        }
+        Some(url)
+    }
+
+    /// Normalises and checks an e-mail address (trimmed, lower-cased, RFC 5321 syntax).
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let email = crate::models::user::normalize_email(value);
+        if email.len() > 254
+            || !email_address::EmailAddress::is_valid(&email)
+            || !email
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| domain.contains('.'))
+        {
+            self.fail(field, "must be a valid e-mail address");
+        }
+        email
+    }
+
+    /// Ends the checks: 422 with every collected error, if any.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}

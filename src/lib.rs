@@ -1,0 +1,16 @@
+//! Mutua: a REST API for a partnership and knowledge-sharing marketplace.
+//!
+//! `main.rs` only calls [`cli::run`]; everything a test needs (settings, the pool, the
+//! application) is reachable from here.
+
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod models;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;

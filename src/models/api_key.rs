@@ -1,0 +1,180 @@
+//! Organisation API keys: shown once, stored as a SHA-256 hash with a visible prefix.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::user::parse_uuid;
+use super::{text_enum, utc};
+use crate::db::schema::{api_keys, orgs};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+
+/// Every API key starts with this, which is how a bearer credential is told from a JWT.
+pub const KEY_PREFIX: &str = "mutua_";
+/// How many characters of a key are kept in clear to recognise it.
+pub const VISIBLE_CHARS: usize = 12;
+
+text_enum! {
+    /// What an API key may do for its organisation.
+    Scope {
+        /// Read the organisation's own data.
+        Read => "read",
+        /// Create and change data for the organisation.
+        Write => "write",
+    }
+}
+
+/// A stored API key row.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub scopes: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// An API key as listed (never with its secret, except once at creation).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: uuid::Uuid,
+    pub org_id: uuid::Uuid,
+    pub name: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub created_by: uuid::Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The secret itself: present only in the response that created the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// What an API key authenticates as.
+#[derive(Debug, Clone)]
+pub struct KeyGrant {
+    pub key_id: String,
+    pub org_id: String,
+    pub scopes: Vec<Scope>,
+    pub org_status: String,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+/// Parses the stored comma-separated scopes.
+pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, ApiError> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(Scope::parse)
+        .collect()
+}
+
+impl ApiKey {
+    /// The client-facing form (without the secret).
+    pub fn view(&self) -> Result<ApiKeyView, ApiError> {
+        Ok(ApiKeyView {
+            id: parse_uuid(&self.id)?,
+            org_id: parse_uuid(&self.org_id)?,
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            scopes: parse_scopes(&self.scopes)?,
+            created_by: parse_uuid(&self.created_by)?,
+            created_at: utc(self.created_at),
+            last_used_at: self.last_used_at.map(utc),
+            key: None,
+        })
+    }
+
+    /// Stores a new key.
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::insert_into(api_keys::table)
+            .values(self)
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// One page of an organisation's active keys.
+    pub fn list(
+        conn: &mut DbConnection,
+        org_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> QueryResult<Vec<ApiKey>> {
+        let mut query = api_keys::table
+            .filter(api_keys::org_id.eq(org_id))
+            .filter(api_keys::revoked_at.is_null())
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(api_keys::id.gt(after.to_owned()));
+        }
+        query.order(api_keys::id.asc()).limit(limit).load(conn)
+    }
+
+    /// Revokes an active key of the organisation; 0 means no such active key there.
+    pub fn revoke(
+        conn: &mut DbConnection,
+        org_id: &str,
+        id: &str,
+        at: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            api_keys::table
+                .filter(api_keys::id.eq(id))
+                .filter(api_keys::org_id.eq(org_id))
+                .filter(api_keys::revoked_at.is_null()),
+        )
+        .set(api_keys::revoked_at.eq(at))
+        .execute(conn)
+    }
+
+    /// Resolves an active key by its hash, with its organisation's status.
+    pub fn authenticate(
+        conn: &mut DbConnection,
+        key_hash: &str,
+    ) -> Result<Option<KeyGrant>, ApiError> {
+        let row: Option<(String, String, String, String, Option<NaiveDateTime>)> = api_keys::table
+            .inner_join(orgs::table)
+            .filter(api_keys::key_hash.eq(key_hash))
+            .filter(api_keys::revoked_at.is_null())
+            .select((
+                api_keys::id,
+                api_keys::org_id,
+                api_keys::scopes,
+                orgs::status,
+                api_keys::last_used_at,
+            ))
+            .first(conn)
+            .optional()?;
+        row.map(|(key_id, org_id, scopes, org_status, last_used_at)| {
+            Ok(KeyGrant {
+                key_id,
+                org_id,
+                scopes: parse_scopes(&scopes)?,
+                org_status,
+                last_used_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records use, at most once a minute per key so reads do not turn into writes.
+    pub fn touch(conn: &mut DbConnection, grant: &KeyGrant, at: NaiveDateTime) -> QueryResult<()> {
+        let fresh = grant
+            .last_used_at
+            .is_some_and(|t| at - t < chrono::Duration::seconds(60));
+        if !fresh {
+            diesel::update(api_keys::table.find(&grant.key_id))
+                .set(api_keys::last_used_at.eq(at))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! The OpenAPI document: info, tags and security schemes here; paths and schemas come from
+//! the handlers' `#[utoipa::path]` annotations.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
+
+use crate::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Mutua API",
+        description = "Partnership and knowledge-sharing marketplace: complementary partners, \
+            mutual-benefit agreements and a transparent, verifiable agreement log.\n\n\
+            Errors are RFC 9457 problem documents. Lists use cursor pagination. \
+            See docs/API-DESIGN.md for the conventions.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    tags(
+        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "orgs", description = "Organisations, members, invitations and API keys"),
+        (name = "admin", description = "Platform administration"),
+        (name = "ops", description = "Health, readiness and metrics"),
+    )
+)]
+struct BaseDoc;
+
+/// The document before the routes are added.
+pub fn base() -> Document {
+    BaseDoc::openapi()
+}
+
+/// Adds what the routes do not carry: security schemes, the problem schemas and a
+/// `default` problem response on every operation.
+pub fn finish(doc: &mut Document) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT or API key")
+                .description(Some(
+                    "An access token from /api/v1/auth/login, or an organisation API key \
+                     (`mutua_…`), both as `Authorization: Bearer <token>`.",
+                ))
+                .build(),
+        ),
+    );
+    components
+        .schemas
+        .insert(Problem::name().into_owned(), Problem::schema());
+    components
+        .schemas
+        .insert(FieldError::name().into_owned(), FieldError::schema());
+    let default = ResponseBuilder::new()
+        .description("Any other error, as an RFC 9457 problem document")
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    "Problem",
+                ))))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses
+                .responses
+                .entry("default".into())
+                .or_insert_with(|| default.clone().into());
+        }
+    }
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn pretty_json() -> String {
+    let doc = crate::startup::openapi_document();
+    let mut text = doc.to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}

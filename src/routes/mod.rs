@@ -1,0 +1,21 @@
+//! Every route of `/api/v1`, wired in one place, grouped by resource.
+
+pub mod api_keys;
+pub mod auth;
+pub mod invitations;
+pub mod me;
+pub mod members;
+pub mod ops;
+pub mod orgs;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers the `/api/v1` routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    auth::configure(cfg);
+    me::configure(cfg);
+    orgs::configure(cfg);
+    members::configure(cfg);
+    invitations::configure(cfg);
+    api_keys::configure(cfg);
+}

@@ -1,0 +1,279 @@
+//! `/orgs`: create, directory, public profile, update.
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::{authorize_org, AuthUser, OrgNeed, Principal};
+use crate::db;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::etag::{etag, IfMatch};
+use crate::http::idempotency::{self, Created, IdempotencyKey};
+use crate::http::pagination::{Page, PageQuery};
+use crate::http::validate::Checks;
+use crate::models::membership::{self, OrgRole};
+use crate::models::org::{Org, OrgChanges, OrgFilter, OrgView};
+use crate::models::user::AccountStatus;
+use crate::models::{new_id, now};
+use crate::startup::AppState;
+
+/// Routes of this module.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_org)
+        .service(list_orgs)
+        .service(get_org)
+        .service(update_org);
+}
+
+/// A new organisation.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct CreateOrgRequest {
+    /// 2–120 characters.
+    #[schema(example = "Kundenwerk GmbH")]
+    pub name: String,
+    /// 2–80 characters; partners are matched within an industry by default.
+    #[schema(example = "hospitality")]
+    pub industry: String,
+    /// Up to 2,000 characters.
+    pub description: Option<String>,
+    /// An http(s) URL.
+    pub website: Option<String>,
+    /// Up to 80 characters.
+    pub region: Option<String>,
+}
+
+/// Changes to an organisation; absent fields stay, `null` clears an optional field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateOrgRequest {
+    pub name: Option<String>,
+    pub industry: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub website: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Option<String>>,
+}
+
+/// Tells a present `null` (`Some(None)`) from an absent field (`None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Directory filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrgListQuery {
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+    /// Exact industry.
+    pub industry: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn org_response(status: actix_web::http::StatusCode, org: &Org) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::build(status)
+        .insert_header(("ETag", etag(org.version)))
+        .json(org.view()?))
+}
+
+/// Creates an organisation; the caller becomes its `owner`.
+#[utoipa::path(
+    tag = "orgs",
+    request_body = CreateOrgRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    responses(
+        (status = 201, description = "Created", body = OrgView, headers(("ETag" = String), ("Location" = String))),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/orgs")]
+async fn create_org(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    key: IdempotencyKey,
+    body: web::Json<CreateOrgRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut checks = Checks::new();
+    let at = now();
+    let org = Org {
+        id: new_id(),
+        name: checks.text("name", &body.name, 2, 120),
+        industry: normalize_industry(&mut checks, &body.industry),
+        description: checks.optional_text("description", body.description.as_deref(), 2000),
+        website: checks.optional_url("website", body.website.as_deref()),
+        region: checks.optional_text("region", body.region.as_deref(), 80),
+        status: AccountStatus::Active.as_str().into(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    checks.finish()?;
+    let pool = state.pool.clone();
+    idempotency::create(
+        &state.pool,
+        Principal::User(user.clone()).scope(),
+        key,
+        "POST /orgs",
+        &body,
+        &[],
+        || async move {
+            let org = db::run(&pool, move |conn| {
+                diesel::Connection::transaction(conn, |conn| {
+                    org.insert(conn)?;
+                    membership::insert(conn, &org.id, &user.id, OrgRole::Owner)?;
+                    Ok::<_, ApiError>(org)
+                })
+            })
+            .await?;
+            Ok(Created {
+                location: format!("/api/v1/orgs/{}", org.id),
+                etag: Some(etag(org.version)),
+                body: org.view()?,
+            })
+        },
+    )
+    .await
+}
+
+/// Industries are compared exactly, so they are stored trimmed and lower-cased.
+fn normalize_industry(checks: &mut Checks, value: &str) -> String {
+    checks.text("industry", value, 2, 80).to_lowercase()
+}
+
+/// The public directory of organisations, oldest first.
+#[utoipa::path(
+    tag = "orgs",
+    params(OrgListQuery),
+    responses(
+        (status = 200, description = "One page", body = Page<OrgView>),
+        (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/orgs")]
+async fn list_orgs(
+    state: web::Data<AppState>,
+    query: web::Query<OrgListQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .resolve()?;
+    let filter = OrgFilter {
+        name_contains: query
+            .q
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty()),
+        industry: query
+            .industry
+            .map(|i| i.trim().to_lowercase())
+            .filter(|i| !i.is_empty()),
+    };
+    let request = page.clone();
+    let rows = db::run(&state.pool, move |conn| {
+        Ok(Org::list(
+            conn,
+            &filter,
+            request.after.as_deref(),
+            request.fetch(),
+        )?)
+    })
+    .await?;
+    let page = Page::from_rows(rows, &page, |o| o.id.clone(), |o| o.view())?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// An organisation's public profile.
+#[utoipa::path(
+    tag = "orgs",
+    params(("org_id" = uuid::Uuid, Path, description = "The organisation")),
+    responses(
+        (status = 200, description = "The profile", body = OrgView, headers(("ETag" = String))),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/orgs/{org_id}")]
+async fn get_org(
+    state: web::Data<AppState>,
+    path: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let org = db::run(&state.pool, move |conn| {
+        Org::find(conn, &id)?
+            .ok_or_else(|| ApiError::NotFound(format!("organisation {id} does not exist")))
+    })
+    .await?;
+    org_response(actix_web::http::StatusCode::OK, &org)
+}
+
+/// Updates the profile (owners and admins, or a `write` API key of the organisation).
+/// Send `If-Match` with the ETag you read to avoid overwriting someone else's change.
+#[utoipa::path(
+    tag = "orgs",
+    params(
+        ("org_id" = uuid::Uuid, Path, description = "The organisation"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read; 412 when stale"),
+    ),
+    request_body = UpdateOrgRequest,
+    responses(
+        (status = 200, description = "Updated", body = OrgView, headers(("ETag" = String))),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an owner/admin, or a read-only key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/orgs/{org_id}")]
+async fn update_org(
+    state: web::Data<AppState>,
+    principal: Principal,
+    if_match: IfMatch,
+    path: web::Path<uuid::Uuid>,
+    body: web::Json<UpdateOrgRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let body = body.into_inner();
+    let mut checks = Checks::new();
+    let changes = OrgChanges {
+        name: body.name.as_deref().map(|n| checks.text("name", n, 2, 120)),
+        industry: body
+            .industry
+            .as_deref()
+            .map(|i| normalize_industry(&mut checks, i)),
+        description: body
+            .description
+            .map(|d| checks.optional_text("description", d.as_deref(), 2000)),
+        website: body
+            .website
+            .map(|w| checks.optional_url("website", w.as_deref())),
+        region: body
+            .region
+            .map(|r| checks.optional_text("region", r.as_deref(), 80)),
+    };
+    checks.finish()?;
+    let org = db::run(&state.pool, move |conn| {
+        let access = authorize_org(conn, &principal, &id, OrgNeed::Write)?;
+        if access.role.is_some_and(|r| !r.at_least(OrgRole::Admin)) {
+            return Err(ApiError::Forbidden(
+                "changing the profile needs the owner or admin role".into(),
+            ));
+        }
+        Org::update(conn, &id, if_match.expected(), &changes)
+    })
+    .await?;
+    org_response(actix_web::http::StatusCode::OK, &org)
+}

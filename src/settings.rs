@@ -1,0 +1,166 @@
+//! Typed settings, read from `mutua serve` flags or their environment variables.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::db::Backend;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Throttling limits; every one is configurable so tests can set them tight.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// Consecutive failed logins of one e-mail address before it is throttled.
+    pub login_failures: u32,
+    /// The window in which those failures count.
+    pub login_failure_window: Duration,
+    /// Login attempts per client address per minute.
+    pub login_per_address_per_minute: u32,
+    /// Registrations per client address per hour.
+    pub register_per_address_per_hour: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            login_failures: 10,
+            login_failure_window: Duration::from_secs(15 * 60),
+            login_per_address_per_minute: 30,
+            register_per_address_per_hour: 20,
+        }
+    }
+}
+
+/// Everything the application needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The database (SQLite path or PostgreSQL URL).
+    pub database_url: String,
+    /// Address to bind; port 0 picks a free port.
+    pub bind: String,
+    /// Folder for the SQLite file and generated secrets.
+    pub data_dir: PathBuf,
+    /// HS256 signing secret for access tokens (at least 32 bytes).
+    pub jwt_secret: SecretString,
+    /// Maximum pooled database connections.
+    pub db_pool_size: u32,
+    /// How long a request waits for a pooled connection.
+    pub db_timeout: Duration,
+    /// Largest accepted request body in bytes.
+    pub body_limit: usize,
+    /// Origins allowed by CORS (`*` for any); empty disables CORS.
+    pub cors_origins: Vec<String>,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Refresh-token lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Invitation lifetime.
+    pub invitation_ttl: Duration,
+    /// Throttling limits.
+    pub rate_limits: RateLimits,
+    /// Grace period for in-flight requests on shutdown.
+    pub shutdown_timeout: Duration,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+}
+
+/// Shortest accepted signing secret.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Settings with the documented defaults for a given database and secret.
+    pub fn new(database_url: String, data_dir: PathBuf, jwt_secret: SecretString) -> Self {
+        Settings {
+            database_url,
+            bind: "127.0.0.1:8080".into(),
+            data_dir,
+            jwt_secret,
+            db_pool_size: 8,
+            db_timeout: Duration::from_secs(5),
+            body_limit: 64 * 1024,
+            cors_origins: Vec::new(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            rate_limits: RateLimits::default(),
+            shutdown_timeout: Duration::from_secs(30),
+            workers: 0,
+        }
+    }
+
+    /// The backend the database URL selects.
+    pub fn backend(&self) -> Backend {
+        Backend::from_url(&self.database_url)
+    }
+}
+
+/// The default SQLite database inside the data folder.
+pub fn default_database_url(data_dir: &Path) -> String {
+    data_dir.join("mutua.db").to_string_lossy().into_owned()
+}
+
+/// Checks a configured secret, or loads (creating on first start) the generated one kept
+/// in the data folder with owner-only permissions.
+pub fn resolve_jwt_secret(
+    configured: Option<String>,
+    data_dir: &Path,
+) -> Result<SecretString, String> {
+    if let Some(secret) = configured {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "MUTUA_JWT_SECRET is too weak: it has {} bytes, at least {MIN_SECRET_BYTES} are required",
+                secret.len()
+            ));
+        }
+        return Ok(SecretString::from(secret));
+    }
+    let path = data_dir.join("jwt-secret");
+    if path.exists() {
+        let secret = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let secret = secret.trim().to_owned();
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "{} holds a secret shorter than {MIN_SECRET_BYTES} bytes",
+                path.display()
+            ));
+        }
+        return Ok(SecretString::from(secret));
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let secret = crate::auth::tokens::random_token(48);
+    write_private(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(SecretString::from(secret))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// The secret's bytes, for the token signer.
+pub fn secret_bytes(secret: &SecretString) -> &[u8] {
+    secret.expose_secret().as_bytes()
+}

@@ -1,0 +1,262 @@
+//! Builds the application: state, pool, routes, middleware, and the HTTP server. Tests use
+//! this too, binding port 0 and reading back the port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::Method;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use utoipa_actix_web::{AppExt, UtoipaApp};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::tokens::TokenSigner;
+use crate::db::{self, Pool};
+use crate::error::ApiError;
+use crate::settings::{secret_bytes, Settings};
+use crate::telemetry::{self, Metrics};
+use crate::{openapi, routes};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Settings,
+    pub signer: TokenSigner,
+    pub metrics: Metrics,
+    /// Path templates and their methods, to tell 404 from 405 for unmatched requests.
+    pub route_table: Vec<(Vec<String>, Vec<Method>)>,
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Application, String> {
+        let backend = settings.backend();
+        let (size, timeout) = (settings.db_pool_size, settings.db_timeout);
+        let pool = web::block(move || -> Result<Pool, String> {
+            let pool = db::connect(&backend, size, timeout)?;
+            let mut conn = pool
+                .get()
+                .map_err(|e| format!("cannot open database connection: {e}"))?;
+            let applied = db::migrate(&mut conn)?;
+            if !applied.is_empty() {
+                tracing::info!(migrations = ?applied, "applied migrations");
+            }
+            Ok(pool)
+        })
+        .await
+        .map_err(|e| format!("start-up task failed: {e}"))??;
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let server = serve(listener, pool.clone(), settings)?;
+        Ok(Application { port, server, pool })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database pool the server uses.
+    pub fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// The server handle (to stop it from tests).
+    pub fn server(self) -> Server {
+        self.server
+    }
+}
+
+/// Adds every documented route to an app; shared by the server and `mutua openapi`.
+pub fn mount<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.openapi(openapi::base())
+        .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
+        .configure(routes::ops::configure)
+}
+
+/// The OpenAPI document the code describes.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = mount(App::new().into_utoipa_app()).split_for_parts();
+    openapi::finish(&mut api);
+    api
+}
+
+fn route_table(api: &utoipa::openapi::OpenApi) -> Vec<(Vec<String>, Vec<Method>)> {
+    api.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let segments = path.split('/').map(str::to_owned).collect();
+            let json = serde_json::to_value(item).unwrap_or_default();
+            let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                .iter()
+                .filter(|m| json.get(m.to_lowercase()).is_some())
+                .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
+                .collect();
+            (segments, methods)
+        })
+        .collect()
+}
+
+fn serve(listener: TcpListener, pool: Pool, settings: Settings) -> Result<Server, String> {
+    let api = openapi_document();
+    let state = web::Data::new(AppState {
+        pool,
+        signer: TokenSigner::new(
+            secret_bytes(&settings.jwt_secret),
+            settings.access_token_ttl.as_secs() as i64,
+        ),
+        metrics: Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?,
+        route_table: route_table(&api),
+        settings: settings.clone(),
+    });
+    let api = Arc::new(api);
+    let body_limit = settings.body_limit;
+    let cors_origins = settings.cors_origins.clone();
+    let mut server = HttpServer::new(move || {
+        let (app, _) = mount(App::new().into_utoipa_app()).split_for_parts();
+        app.app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(body_limit)
+                    .error_handler(json_error),
+            )
+            .app_data(web::PayloadConfig::default().limit(body_limit))
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", (*api).clone()))
+            .route("/docs", web::get().to(docs_redirect))
+            .default_service(web::to(fallback))
+            .wrap(cors(&cors_origins))
+            .wrap(from_fn(telemetry::observe))
+    })
+    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    .listen(listener)
+    .map_err(|e| format!("cannot listen: {e}"))?;
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.run())
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([
+            "authorization",
+            "content-type",
+            "if-match",
+            "idempotency-key",
+            "x-request-id",
+        ])
+        .expose_headers([
+            "etag",
+            "location",
+            "retry-after",
+            "x-request-id",
+            "idempotent-replayed",
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
+/// Unmatched requests: 405 with `Allow` when the path exists for other methods, else 404.
+async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let segments: Vec<&str> = req.path().split('/').collect();
+    let allowed: Vec<&Method> = state
+        .route_table
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        })
+        .flat_map(|(_, methods)| methods)
+        .collect();
+    if allowed.is_empty() {
+        Err(ApiError::NotFound(format!(
+            "no route for {} {}",
+            req.method(),
+            req.path()
+        )))
+    } else {
+        let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+        Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow: allow.join(", "),
+        })
+    }
+}
+
+fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "the request body must be JSON (Content-Type: application/json)".into(),
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::Validation(vec![crate::error::FieldError::new(
+                field_of(&e.to_string()),
+                e.to_string(),
+            )])
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
+        other => ApiError::BadRequest(format!("unreadable request body: {other}")),
+    };
+    api.into()
+}
+
+/// Best-effort field name from a serde message (``missing field `email` ``), else `body`.
+fn field_of(message: &str) -> String {
+    message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or("body")
+        .to_owned()
+}
+
+fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query parameters: {err}")).into()
+}
+
+fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid path parameter: {err}")).into()
+}

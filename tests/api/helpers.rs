@@ -1,0 +1,412 @@
+//! Test harness: every test starts the real application on port 0 against a fresh
+//! database — a temporary SQLite file, or (when `TEST_DATABASE_URL` is set) a PostgreSQL
+//! database created for the test and dropped after it.
+
+use std::time::Duration;
+
+use awc::http::header::HeaderMap;
+use awc::http::Method;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use mutua::db::Pool;
+use mutua::settings::Settings;
+use mutua::startup::Application;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+/// The password every fixture user has.
+pub const PASSWORD: &str = "Gegenseitigkeit-2026!";
+/// The signing secret of every test server (tests forge tokens with it).
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-000";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body on SQLite and on PostgreSQL (skipped, with a note on stderr,
+/// when `TEST_DATABASE_URL` is unset): `backends!(name1, name2, ...)` for
+/// `async fn name1(backend: Backend)`.
+#[macro_export]
+macro_rules! backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if $crate::helpers::postgres_url().is_none() {
+                        eprintln!("SKIPPED {}::postgres: TEST_DATABASE_URL is not set", module_path!());
+                        return;
+                    }
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            }
+        )+
+    };
+}
+
+/// The PostgreSQL server tests may use, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// Where a test's database lives; dropping it removes the database.
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn);
+            }
+        }
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..host_end], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A running application and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub pool: Pool,
+    pub backend: Backend,
+    pub database_url: String,
+    client: awc::Client,
+    _db: TestDb,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// The body as JSON, `Null` when it is empty or not JSON.
+    pub body: Value,
+}
+
+impl Resp {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts an RFC 9457 problem with this status.
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16) -> &Self {
+        self.expect(status);
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "problem content type; body: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], json!(status), "problem status field");
+        assert!(self.body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("/problems/")));
+        assert!(self.body["title"].is_string());
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        self
+    }
+
+    /// A string field of the body.
+    #[track_caller]
+    pub fn str(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string field {field} in {}", self.text))
+            .to_owned()
+    }
+}
+
+/// A signed-in fixture user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    /// Starts the app with the default test settings.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app after `tweak` adjusted the settings (e.g. tight rate limits).
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, db) = match backend {
+            Backend::Sqlite => (
+                dir.path().join("mutua.db").to_string_lossy().into_owned(),
+                TestDb::Sqlite(dir),
+            ),
+            Backend::Postgres => {
+                let admin_url = postgres_url().expect("TEST_DATABASE_URL");
+                let name = format!("mutua_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn =
+                    PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                (
+                    with_database(&admin_url, &name),
+                    TestDb::Postgres { admin_url, name },
+                )
+            }
+        };
+        let data_dir = tempfile::tempdir().expect("temp dir").keep();
+        let mut settings = Settings::new(
+            database_url.clone(),
+            data_dir,
+            SecretString::from(JWT_SECRET),
+        );
+        settings.bind = "127.0.0.1:0".into();
+        settings.workers = 1;
+        settings.db_pool_size = 4;
+        settings.shutdown_timeout = Duration::from_secs(0);
+        // Generous by default; throttling tests set their own.
+        settings.rate_limits.login_per_address_per_minute = 10_000;
+        settings.rate_limits.register_per_address_per_hour = 10_000;
+        tweak(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("application starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool();
+        actix_web::rt::spawn(app.server());
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish();
+        TestApp {
+            address,
+            pool,
+            backend,
+            database_url,
+            client,
+            _db: db,
+        }
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        let response = match body {
+            Some(body) => request.send_json(&body).await,
+            None => request.send().await,
+        };
+        read(response.expect("request sent")).await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<String>,
+    ) -> Resp {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .insert_header(("Content-Type", content_type));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        read(request.send_body(body.into()).await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call("GET", path, token, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call("POST", path, token, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call("PATCH", path, token, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call("DELETE", path, token, None, &[]).await
+    }
+
+    /// Registers an account with [`PASSWORD`].
+    pub async fn register(&self, email: &str) -> Resp {
+        self.post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "password": PASSWORD, "display_name": display_name(email)}),
+        )
+        .await
+    }
+
+    /// Logs in with [`PASSWORD`].
+    pub async fn login(&self, email: &str) -> Resp {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    /// Registers and signs in a user.
+    pub async fn user(&self, email: &str) -> TestUser {
+        let registered = self.register(email).await;
+        registered.expect(201);
+        let tokens = self.login(email).await;
+        tokens.expect(200);
+        TestUser {
+            id: registered.str("id"),
+            email: email.to_lowercase(),
+            access: tokens.str("access_token"),
+            refresh: tokens.str("refresh_token"),
+        }
+    }
+
+    /// Creates an organisation owned by `owner` and returns its id.
+    pub async fn org(&self, owner: &TestUser, name: &str) -> String {
+        let created = self
+            .post(
+                "/api/v1/orgs",
+                Some(&owner.access),
+                json!({"name": name, "industry": "hospitality", "region": "Bayern"}),
+            )
+            .await;
+        created.expect(201);
+        created.str("id")
+    }
+
+    /// Invites `email` into the organisation with `role` and has them join; returns them.
+    pub async fn member(
+        &self,
+        org_id: &str,
+        inviter: &TestUser,
+        email: &str,
+        role: &str,
+    ) -> TestUser {
+        let invitation = self
+            .post(
+                &format!("/api/v1/orgs/{org_id}/invitations"),
+                Some(&inviter.access),
+                json!({"email": email, "role": role}),
+            )
+            .await;
+        invitation.expect(201);
+        let user = self.user(email).await;
+        self.post(
+            &format!("/api/v1/orgs/{org_id}/members"),
+            Some(&user.access),
+            json!({"invitation_token": invitation.str("token")}),
+        )
+        .await
+        .expect(201);
+        user
+    }
+
+    /// Creates an API key with the given scopes and returns the secret.
+    pub async fn api_key(&self, org_id: &str, owner: &TestUser, scopes: &[&str]) -> String {
+        let created = self
+            .post(
+                &format!("/api/v1/orgs/{org_id}/api-keys"),
+                Some(&owner.access),
+                json!({"name": "integration", "scopes": scopes}),
+            )
+            .await;
+        created.expect(201);
+        created.str("key")
+    }
+
+    /// Runs SQL directly against the test database (to arrange states the API cannot).
+    pub fn sql(&self, statement: &str) -> usize {
+        let mut conn = self.pool.get().expect("connection");
+        diesel::RunQueryDsl::execute(diesel::sql_query(statement), &mut *conn)
+            .expect("statement runs")
+    }
+}
+
+fn display_name(email: &str) -> String {
+    email.split('@').next().unwrap_or("user").to_owned()
+}
+
+async fn read<S>(mut response: awc::ClientResponse<S>) -> Resp
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.body().limit(4 << 20).await.expect("body read");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        text,
+        body,
+    }
+}
