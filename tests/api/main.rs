@@ -2,4 +2,10 @@
 
 pub mod helpers;
 
+mod api_keys;
+mod auth;
+mod cli;
+mod conventions;
+mod members;
+mod orgs;
 mod smoke;
