@@ -222,6 +222,7 @@ impl TestApp {
         actix_web::rt::spawn(app.server());
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
+            .disable_redirects()
             .finish();
         TestApp {
             address,
