@@ -189,7 +189,9 @@ fn serve(config: &Config) -> Result<(), String> {
         let app = Application::build(settings.clone()).await?;
         let host = settings.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
         tracing::info!(%database, "Mutua listening on http://{host}:{} (docs at /docs/)", app.port());
-        app.run_until_stopped().await.map_err(|e| format!("server failed: {e}"))
+        app.run_until_stopped().await.map_err(|e| format!("server failed: {e}"))?;
+        tracing::info!("Mutua stopped");
+        Ok(())
     })
 }
 

@@ -3,7 +3,6 @@
 //! token on (or an integration does).
 
 use actix_web::{delete, get, post, web, HttpResponse};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -95,15 +94,13 @@ async fn invite(
                 revoked_at: None,
             };
             let invitation = db::run(&pool, move |conn| {
-                conn.transaction(|conn| {
-                    let access =
-                        authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
-                    if role == OrgRole::Owner && access.role != Some(OrgRole::Owner) {
-                        return Err(ApiError::Forbidden("only owners may invite owners".into()));
-                    }
-                    invitation.insert(conn)?;
-                    Ok(invitation)
-                })
+                let access =
+                    authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
+                if role == OrgRole::Owner && access.role != Some(OrgRole::Owner) {
+                    return Err(ApiError::Forbidden("only owners may invite owners".into()));
+                }
+                invitation.insert(conn)?;
+                Ok(invitation)
             })
             .await?;
             let mut view = invitation.view()?;
