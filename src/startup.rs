@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -130,17 +130,10 @@ fn serve(listener: TcpListener, pool: Pool, settings: Settings) -> Result<Server
         settings: settings.clone(),
     });
     let api = Arc::new(api);
-    let body_limit = settings.body_limit;
     let cors_origins = settings.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         let (app, _) = mount(App::new().into_utoipa_app()).split_for_parts();
         app.app_data(state.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(body_limit)
-                    .error_handler(json_error),
-            )
-            .app_data(web::PayloadConfig::default().limit(body_limit))
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", (*api).clone()))
@@ -220,37 +213,6 @@ async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             allow: allow.join(", "),
         })
     }
-}
-
-fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
-        JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => {
-            ApiError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"))
-        }
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-            "the request body must be JSON (Content-Type: application/json)".into(),
-        ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::Validation(vec![crate::error::FieldError::new(
-                field_of(&e.to_string()),
-                e.to_string(),
-            )])
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("malformed JSON: {e}")),
-        other => ApiError::BadRequest(format!("unreadable request body: {other}")),
-    };
-    api.into()
-}
-
-/// Best-effort field name from a serde message (``missing field `email` ``), else `body`.
-fn field_of(message: &str) -> String {
-    message
-        .strip_prefix("missing field `")
-        .or_else(|| message.strip_prefix("unknown field `"))
-        .and_then(|rest| rest.split('`').next())
-        .unwrap_or("body")
-        .to_owned()
 }
 
 fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {

@@ -95,6 +95,7 @@ diesel::table! {
         status_code -> Nullable<Integer>,
         response_body -> Nullable<Text>,
         location -> Nullable<Text>,
+        etag -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

@@ -104,6 +104,7 @@ where
         status_code: None,
         response_body: None,
         location: None,
+        etag: None,
         created_at: now(),
     };
     let existing = db::run(pool, move |conn| {
@@ -142,6 +143,7 @@ where
             }
             let stored = stored.to_string();
             let location = created.location.clone();
+            let etag = created.etag.clone();
             db::run(pool, move |conn| {
                 Ok(IdempotencyRecord::complete(
                     conn,
@@ -150,6 +152,7 @@ where
                     201,
                     &stored,
                     Some(&location),
+                    etag.as_deref(),
                 )?)
             })
             .await?;
@@ -178,6 +181,9 @@ fn replay(existing: IdempotencyRecord, request_hash: &str) -> Result<HttpRespons
     response.insert_header((REPLAYED, "true"));
     if let Some(location) = existing.location {
         response.insert_header((header::LOCATION, location));
+    }
+    if let Some(etag) = existing.etag {
+        response.insert_header((header::ETAG, etag));
     }
     Ok(response.content_type("application/json").body(body))
 }

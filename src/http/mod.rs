@@ -2,6 +2,7 @@
 
 pub mod etag;
 pub mod idempotency;
+pub mod json;
 pub mod pagination;
 pub mod validate;
 

@@ -16,6 +16,7 @@ pub struct IdempotencyRecord {
     pub status_code: Option<i32>,
     pub response_body: Option<String>,
     pub location: Option<String>,
+    pub etag: Option<String>,
     pub created_at: NaiveDateTime,
 }
 
@@ -51,12 +52,14 @@ impl IdempotencyRecord {
         status: i32,
         body: &str,
         location: Option<&str>,
+        etag: Option<&str>,
     ) -> QueryResult<usize> {
         diesel::update(idempotency_records::table.find((principal, key)))
             .set((
                 idempotency_records::status_code.eq(status),
                 idempotency_records::response_body.eq(body),
                 idempotency_records::location.eq(location),
+                idempotency_records::etag.eq(etag),
             ))
             .execute(conn)
     }

@@ -10,6 +10,7 @@ use crate::auth::{authorize_org, AuthUser, OrgNeed, Principal};
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::idempotency::{self, Created, IdempotencyKey};
+use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::api_key::{ApiKey, ApiKeyView, Scope, KEY_PREFIX, VISIBLE_CHARS};
@@ -55,7 +56,7 @@ async fn create_key(
     user: AuthUser,
     key: IdempotencyKey,
     path: web::Path<uuid::Uuid>,
-    body: web::Json<CreateKeyRequest>,
+    body: Json<CreateKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let body = body.into_inner();

@@ -9,6 +9,7 @@ use crate::auth::{password, AuthUser};
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::client_address;
+use crate::http::json::Json;
 use crate::http::validate::Checks;
 use crate::models::session::{self, Rotation};
 use crate::models::user::{AccountStatus, PlatformRole, User, UserView};
@@ -78,7 +79,7 @@ pub struct TokenResponse {
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterRequest>,
+    body: Json<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let mut checks = Checks::new();
@@ -147,7 +148,7 @@ const INVALID_LOGIN: &str = "invalid e-mail or password";
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let email = crate::models::user::normalize_email(&body.email);
@@ -241,7 +242,7 @@ fn tokens(
 #[post("/auth/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     let presented = body.into_inner().refresh_token;
     let ttl = state.settings.refresh_token_ttl;

@@ -12,6 +12,7 @@ use crate::auth::{authorize_org, AuthUser, OrgNeed, Principal};
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::idempotency::{self, Created, IdempotencyKey};
+use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::invitation::{Invitation, InvitationView};
@@ -57,7 +58,7 @@ async fn invite(
     user: AuthUser,
     key: IdempotencyKey,
     path: web::Path<uuid::Uuid>,
-    body: web::Json<InviteRequest>,
+    body: Json<InviteRequest>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let body = body.into_inner();
@@ -94,8 +95,7 @@ async fn invite(
                 revoked_at: None,
             };
             let invitation = db::run(&pool, move |conn| {
-                let access =
-                    authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
+                let access = authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
                 if role == OrgRole::Owner && access.role != Some(OrgRole::Owner) {
                     return Err(ApiError::Forbidden("only owners may invite owners".into()));
                 }

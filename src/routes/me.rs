@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::json::Json;
 use crate::models::membership::{self, MyMembership};
 use crate::models::now;
 use crate::models::user::{PlatformRole, User, UserView};
@@ -75,7 +76,7 @@ async fn set_platform_role(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<uuid::Uuid>,
-    body: web::Json<PlatformRoleRequest>,
+    body: Json<PlatformRoleRequest>,
 ) -> ApiResult<HttpResponse> {
     if !caller.is_platform(PlatformRole::Admin) {
         return Err(ApiError::Forbidden(

@@ -11,6 +11,7 @@ use crate::auth::{authorize_org, AuthUser, OrgNeed, Principal};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::idempotency::{self, Created, IdempotencyKey};
+use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::models::invitation::{Invitation, InvitationStatus};
 use crate::models::membership::{self, MemberView, OrgRole};
@@ -91,7 +92,7 @@ async fn join(
     user: AuthUser,
     key: IdempotencyKey,
     path: web::Path<uuid::Uuid>,
-    body: web::Json<JoinRequest>,
+    body: Json<JoinRequest>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let body = body.into_inner();
@@ -184,7 +185,7 @@ async fn change_role(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
-    body: web::Json<RoleRequest>,
+    body: Json<RoleRequest>,
 ) -> ApiResult<HttpResponse> {
     let (org_id, user_id) = path.into_inner();
     let (org_id, user_id) = (org_id.to_string(), user_id.to_string());

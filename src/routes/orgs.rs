@@ -10,6 +10,7 @@ use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::etag::{etag, IfMatch};
 use crate::http::idempotency::{self, Created, IdempotencyKey};
+use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::membership::{self, OrgRole};
@@ -101,7 +102,7 @@ async fn create_org(
     state: web::Data<AppState>,
     user: AuthUser,
     key: IdempotencyKey,
-    body: web::Json<CreateOrgRequest>,
+    body: Json<CreateOrgRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let mut checks = Checks::new();
@@ -243,7 +244,7 @@ async fn update_org(
     principal: Principal,
     if_match: IfMatch,
     path: web::Path<uuid::Uuid>,
-    body: web::Json<UpdateOrgRequest>,
+    body: Json<UpdateOrgRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
     let body = body.into_inner();

@@ -62,6 +62,12 @@ async fn malformed_bodies_are_4xx_problems(backend: Backend) {
         )
         .await;
     r.expect_problem(422);
+    assert_eq!(
+        r.body["errors"][0]["field"],
+        json!("password"),
+        "{}",
+        r.text
+    );
     let r = app
         .post(
             path,

@@ -536,6 +536,7 @@ async fn unknown_role_is_422_and_unknown_member_is_404(backend: Backend) {
         "the problem names the bad value: {}",
         resp.text
     );
+    assert_eq!(resp.body["errors"][0]["field"], "role", "{}", resp.text);
 
     let stranger = uuid::Uuid::new_v4().to_string();
     set_role(&app, &org, &anna, &stranger, "admin")

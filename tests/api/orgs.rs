@@ -216,6 +216,7 @@ async fn idempotent_create_replays_the_first_response(backend: Backend) {
     assert_eq!(second.body, first.body);
     assert_eq!(second.str("id"), first.str("id"));
     assert_eq!(second.header("location"), first.header("location"));
+    assert_eq!(second.header("etag").as_deref(), Some("\"1\""));
 
     assert_eq!(directory(&app, "q=sonne").await, vec!["Gasthof Sonne"]);
     let me = app.get("/api/v1/me", Some(&anna.access)).await;

@@ -89,6 +89,7 @@ CREATE TABLE idempotency_records (
     status_code INTEGER,
     response_body TEXT,
     location TEXT,
+    etag TEXT,
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (principal, idempotency_key)
 );
