@@ -121,6 +121,22 @@ struct Config {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "MUTUA_WORKERS", default_value_t = 0, global = true)]
     workers: usize,
+    /// Live listings (draft, pending, published) per organisation.
+    #[arg(
+        long,
+        env = "MUTUA_LISTING_QUOTA",
+        default_value_t = 200,
+        global = true
+    )]
+    listing_quota: u32,
+    /// Listing submissions for review per organisation per day.
+    #[arg(
+        long,
+        env = "MUTUA_SUBMISSIONS_PER_DAY",
+        default_value_t = 50,
+        global = true
+    )]
+    submissions_per_day: u32,
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(
         long,
@@ -158,6 +174,8 @@ impl Config {
         s.rate_limits.login_per_address_per_minute = self.login_per_minute;
         s.rate_limits.register_per_address_per_hour = self.register_per_hour;
         s.workers = self.workers;
+        s.listing_quota = self.listing_quota;
+        s.submissions_per_day = self.submissions_per_day;
         s.shutdown_timeout = Duration::from_secs(self.shutdown_timeout_secs);
         Ok(s)
     }

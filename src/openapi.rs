@@ -20,6 +20,9 @@ use crate::error::{FieldError, Problem};
     tags(
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "orgs", description = "Organisations, members, invitations and API keys"),
+        (name = "listings", description = "Offers and needs: the catalogue and its lifecycle"),
+        (name = "moderation", description = "Review queue, decisions, suspensions and the public moderation log"),
+        (name = "reports", description = "Reports of abuse and their outcomes"),
         (name = "admin", description = "Platform administration"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

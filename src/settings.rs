@@ -71,6 +71,10 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
+    /// Live listings (draft, pending, published) one organisation may have.
+    pub listing_quota: u32,
+    /// Listing submissions for review per organisation per day.
+    pub submissions_per_day: u32,
 }
 
 /// Shortest accepted signing secret.
@@ -94,6 +98,8 @@ impl Settings {
             rate_limits: RateLimits::default(),
             shutdown_timeout: Duration::from_secs(30),
             workers: 0,
+            listing_quota: 200,
+            submissions_per_day: 50,
         }
     }
 

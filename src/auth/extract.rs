@@ -138,6 +138,49 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// An optional caller, for public endpoints that show more to insiders. No
+/// `Authorization` header means anonymous; a header that does not authenticate is 401
+/// (a bad token is never silently treated as anonymous).
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequest for MaybePrincipal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if req.headers().get(header::AUTHORIZATION).is_none() {
+                return Ok(MaybePrincipal(None));
+            }
+            authenticate(req).await.map(|p| MaybePrincipal(Some(p)))
+        })
+    }
+}
+
+/// A signed-in user with the platform role `moderator` or `admin` (403 otherwise).
+#[derive(Debug, Clone)]
+pub struct Moderator(pub AuthUser);
+
+impl FromRequest for Moderator {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            if !user.is_platform(PlatformRole::Moderator) {
+                return Err(ApiError::Forbidden(
+                    "this needs the platform role moderator or admin".into(),
+                ));
+            }
+            Ok(Moderator(user))
+        })
+    }
+}
+
 /// What an org-scoped endpoint needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgNeed {

@@ -4,4 +4,6 @@ pub mod extract;
 pub mod password;
 pub mod tokens;
 
-pub use extract::{authorize_org, AuthUser, OrgAccess, OrgNeed, Principal};
+pub use extract::{
+    authorize_org, AuthUser, MaybePrincipal, Moderator, OrgAccess, OrgNeed, Principal,
+};

@@ -109,12 +109,81 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    listings (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        category -> Text,
+        title -> Text,
+        description -> Text,
+        tags -> Text,
+        industry -> Text,
+        region -> Nullable<Text>,
+        trial_available -> Bool,
+        expires_at -> Nullable<Timestamp>,
+        status -> Text,
+        removed_from -> Nullable<Text>,
+        version -> Integer,
+        moderation_reason -> Nullable<Text>,
+        pending_title -> Nullable<Text>,
+        pending_description -> Nullable<Text>,
+        pending_tags -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        published_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        search_title -> Text,
+        search_tags -> Text,
+        search_body -> Text,
+    }
+}
+
+diesel::table! {
+    listing_tags (listing_id, tag) {
+        listing_id -> Text,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Text,
+        reporter_id -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        reason -> Text,
+        details -> Text,
+        status -> Text,
+        resolution -> Nullable<Text>,
+        resolution_note -> Nullable<Text>,
+        resolved_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    modlog (id) {
+        id -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        reason -> Nullable<Text>,
+        actor_id -> Text,
+        public -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> orgs (org_id));
 diesel::joinable!(api_keys -> orgs (org_id));
+diesel::joinable!(listings -> orgs (org_id));
+diesel::joinable!(listing_tags -> listings (listing_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -126,4 +195,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     idempotency_records,
     rate_limit_buckets,
+    listings,
+    listing_tags,
+    reports,
+    modlog,
 );

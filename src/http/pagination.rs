@@ -43,28 +43,79 @@ impl PageRequest {
 impl PageQuery {
     /// Validates the limit and decodes the cursor (400 for either being bad).
     pub fn resolve(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.resolve_limit()?;
+        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok(PageRequest { limit, after })
+    }
+
+    /// Like [`PageQuery::resolve`], for lists whose cursor carries a sort key.
+    pub fn resolve_keyed(&self) -> Result<KeyedPageRequest, ApiError> {
+        let limit = self.resolve_limit()?;
+        let after = self.cursor.as_deref().map(decode).transpose()?;
+        Ok(KeyedPageRequest { limit, after })
+    }
+
+    fn resolve_limit(&self) -> Result<i64, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(ApiError::BadRequest(format!(
                 "limit must be between 1 and {MAX_LIMIT}, got {limit}"
             )));
         }
-        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
-        Ok(PageRequest { limit, after })
+        Ok(limit)
     }
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::BadRequest("cursor is not one this API issued".into());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let id = text.strip_prefix("id:").ok_or_else(bad)?;
-    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok(id.to_owned())
+/// A decoded cursor: the last id of the previous page, optionally with its sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Id(String),
+    Keyed(i64, String),
 }
 
-fn encode_cursor(id: &str) -> String {
+/// A checked page request whose cursor may carry a sort key.
+#[derive(Debug, Clone)]
+pub struct KeyedPageRequest {
+    pub limit: i64,
+    pub after: Option<Cursor>,
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::BadRequest("cursor is not one this API issued".into())
+}
+
+fn decode(cursor: &str) -> Result<Cursor, ApiError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
+    let valid_id = |id: &str| {
+        uuid::Uuid::parse_str(id)
+            .map(|_| id.to_owned())
+            .map_err(|_| bad_cursor())
+    };
+    if let Some(id) = text.strip_prefix("id:") {
+        return Ok(Cursor::Id(valid_id(id)?));
+    }
+    let rest = text.strip_prefix("k:").ok_or_else(bad_cursor)?;
+    let (key, id) = rest.split_once(':').ok_or_else(bad_cursor)?;
+    let key = key.parse().map_err(|_| bad_cursor())?;
+    Ok(Cursor::Keyed(key, valid_id(id)?))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    match decode(cursor)? {
+        Cursor::Id(id) => Ok(id),
+        Cursor::Keyed(..) => Err(bad_cursor()),
+    }
+}
+
+/// A cursor after this id.
+pub fn encode_id(id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+/// A cursor after this (sort key, id).
+pub fn encode_keyed(key: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("k:{key}:{id}"))
 }
 
 /// One page of a list.
@@ -86,7 +137,7 @@ impl<T> Page<T> {
         let more = rows.len() as i64 > request.limit;
         rows.truncate(request.limit as usize);
         let next_cursor = if more {
-            rows.last().map(|r| encode_cursor(&id_of(r)))
+            rows.last().map(|r| encode_id(&id_of(r)))
         } else {
             None
         };

@@ -77,6 +77,37 @@ impl Checks {
         email
     }
 
+    /// Normalises and checks a tag list: 1–10 distinct tags (see [`normalize_tag`]).
+    pub fn tags(&mut self, field: &str, tags: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (i, tag) in tags.iter().enumerate() {
+            match normalize_tag(tag) {
+                Ok(tag) if !out.contains(&tag) => out.push(tag),
+                Ok(_) => {}
+                Err(message) => self.fail(&format!("{field}[{i}]"), message),
+            }
+        }
+        if out.is_empty() || out.len() > 10 {
+            self.fail(field, "must hold 1 to 10 distinct tags");
+        }
+        out
+    }
+
+    /// Checks that an optional time lies in the future; returns it as stored.
+    pub fn future(
+        &mut self,
+        field: &str,
+        value: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::NaiveDateTime,
+    ) -> Option<chrono::NaiveDateTime> {
+        use chrono::SubsecRound;
+        let at = value?.naive_utc().trunc_subsecs(6);
+        if at <= now {
+            self.fail(field, "must be in the future");
+        }
+        Some(at)
+    }
+
     /// Ends the checks: 422 with every collected error, if any.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
@@ -84,5 +115,18 @@ impl Checks {
         } else {
             Err(ApiError::Validation(self.errors))
         }
+    }
+}
+
+/// Trims and lower-cases a tag and checks it is 2–40 characters of `a-z 0-9 -`.
+pub fn normalize_tag(tag: &str) -> Result<String, &'static str> {
+    let tag = tag.trim().to_lowercase();
+    let valid_chars = tag
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if (2..=40).contains(&tag.len()) && valid_chars {
+        Ok(tag)
+    } else {
+        Err("must be 2–40 characters of a-z, 0-9 and -")
     }
 }

@@ -4,9 +4,13 @@
 pub mod api_key;
 pub mod idempotency;
 pub mod invitation;
+pub mod listing;
+pub mod listing_search;
 pub mod membership;
+pub mod modlog;
 pub mod org;
 pub mod rate_limit;
+pub mod report;
 pub mod session;
 pub mod user;
 

@@ -10,8 +10,8 @@ use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::Json;
 use crate::models::membership::{self, MyMembership};
-use crate::models::now;
 use crate::models::user::{PlatformRole, User, UserView};
+use crate::models::{modlog, now};
 use crate::startup::AppState;
 
 /// Routes of this module.
@@ -90,10 +90,20 @@ async fn set_platform_role(
             "admins cannot demote themselves; ask another admin".into(),
         ));
     }
+    let actor = caller.id.clone();
     let user = db::run(&state.pool, move |conn| {
         if User::set_role(conn, &user_id, role, now())? == 0 {
             return Err(ApiError::NotFound(format!("user {user_id} does not exist")));
         }
+        modlog::record(
+            conn,
+            &actor,
+            "set_platform_role",
+            "user",
+            &user_id,
+            Some(role.as_str()),
+            false,
+        )?;
         User::find(conn, &user_id)?
             .ok_or_else(|| ApiError::NotFound(format!("user {user_id} does not exist")))
     })

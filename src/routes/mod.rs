@@ -2,11 +2,16 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod catalogue;
 pub mod invitations;
+pub mod listings;
 pub mod me;
 pub mod members;
+pub mod moderation;
+pub mod modlog;
 pub mod ops;
 pub mod orgs;
+pub mod reports;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -18,4 +23,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
     members::configure(cfg);
     invitations::configure(cfg);
     api_keys::configure(cfg);
+    listings::configure(cfg);
+    catalogue::configure(cfg);
+    moderation::configure(cfg);
+    reports::configure(cfg);
+    modlog::configure(cfg);
 }

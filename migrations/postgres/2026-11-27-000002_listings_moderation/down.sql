@@ -1,0 +1,4 @@
+DROP TABLE modlog;
+DROP TABLE reports;
+DROP TABLE listing_tags;
+DROP TABLE listings;

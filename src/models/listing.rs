@@ -1,0 +1,435 @@
+//! Listings: what an organisation offers or needs, with the moderation lifecycle
+//! `draft → pending_review → published | rejected`, `published → archived`, and moderator
+//! `remove` / `restore`. An edit of a published listing's public text waits in `pending_*`
+//! while the approved text stays public.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::user::parse_uuid;
+use super::{text_enum, utc};
+use crate::db::schema::{listing_tags, listings};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::search;
+
+text_enum! {
+    /// Whether a listing offers something or asks for it.
+    ListingKind {
+        Offer => "offer",
+        Need => "need",
+    }
+}
+
+text_enum! {
+    /// What is offered or needed.
+    ListingCategory {
+        /// Knowledge, skills, advice.
+        Expertise => "expertise",
+        /// Equipment, space, capacity, materials.
+        Resource => "resource",
+    }
+}
+
+text_enum! {
+    /// Where a listing stands in its lifecycle.
+    ListingStatus {
+        Draft => "draft",
+        PendingReview => "pending_review",
+        Published => "published",
+        Rejected => "rejected",
+        Archived => "archived",
+        Removed => "removed",
+    }
+}
+
+/// A stored listing row.
+#[derive(Debug, Clone, Queryable, QueryableByName, Insertable)]
+#[diesel(table_name = listings)]
+pub struct Listing {
+    pub id: String,
+    pub org_id: String,
+    pub kind: String,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    pub tags: String,
+    pub industry: String,
+    pub region: Option<String>,
+    pub trial_available: bool,
+    pub expires_at: Option<NaiveDateTime>,
+    pub status: String,
+    pub removed_from: Option<String>,
+    pub version: i32,
+    pub moderation_reason: Option<String>,
+    pub pending_title: Option<String>,
+    pub pending_description: Option<String>,
+    pub pending_tags: Option<String>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub published_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub search_title: String,
+    pub search_tags: String,
+    pub search_body: String,
+}
+
+/// An edit of a published listing's public text, waiting for review.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingChanges {
+    pub title: String,
+    pub description: String,
+    pub tags: Vec<String>,
+}
+
+/// A listing as sent to clients. Moderation details and pending changes are shown only to
+/// the owning organisation and to moderators.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListingView {
+    pub id: uuid::Uuid,
+    pub org_id: uuid::Uuid,
+    pub kind: ListingKind,
+    pub category: ListingCategory,
+    pub title: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub industry: String,
+    pub region: Option<String>,
+    /// A no-obligation trial or sample is available; taking it creates no debt.
+    pub trial_available: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub status: ListingStatus,
+    /// Increases with every change; the `ETag` is this number quoted.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Why a moderator rejected or removed it (owner and moderators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moderation_reason: Option<String>,
+    /// An edit of the public text awaiting review (owner and moderators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_changes: Option<PendingChanges>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// Splits the stored comma-joined tags.
+pub fn split_tags(tags: &str) -> Vec<String> {
+    tags.split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Listing {
+    /// The current status.
+    pub fn status(&self) -> Result<ListingStatus, ApiError> {
+        ListingStatus::parse(&self.status)
+    }
+
+    /// Whether the public can see it: published, not expired.
+    pub fn is_public(&self, now: NaiveDateTime) -> bool {
+        self.status == ListingStatus::Published.as_str() && self.expires_at.is_none_or(|e| e > now)
+    }
+
+    /// Whether it has an edit waiting for review.
+    pub fn has_pending_changes(&self) -> bool {
+        self.pending_title.is_some()
+    }
+
+    /// The client-facing form; `private` adds moderation details and pending changes.
+    pub fn view(&self, private: bool) -> Result<ListingView, ApiError> {
+        let pending = match (
+            &self.pending_title,
+            &self.pending_description,
+            &self.pending_tags,
+        ) {
+            (Some(title), Some(description), Some(tags)) if private => Some(PendingChanges {
+                title: title.clone(),
+                description: description.clone(),
+                tags: split_tags(tags),
+            }),
+            _ => None,
+        };
+        Ok(ListingView {
+            id: parse_uuid(&self.id)?,
+            org_id: parse_uuid(&self.org_id)?,
+            kind: ListingKind::parse(&self.kind)?,
+            category: ListingCategory::parse(&self.category)?,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            tags: split_tags(&self.tags),
+            industry: self.industry.clone(),
+            region: self.region.clone(),
+            trial_available: self.trial_available,
+            expires_at: self.expires_at.map(utc),
+            status: self.status()?,
+            version: self.version,
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+            published_at: self.published_at.map(utc),
+            moderation_reason: self.moderation_reason.clone().filter(|_| private),
+            pending_changes: pending,
+            submitted_at: self.submitted_at.filter(|_| private).map(utc),
+        })
+    }
+
+    /// Stores a new listing and indexes its text.
+    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+        diesel::insert_into(listings::table)
+            .values(self)
+            .execute(conn)?;
+        sync_text(conn, &self.id)
+    }
+
+    /// Finds a listing by id.
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Listing>> {
+        listings::table.find(id).first(conn).optional()
+    }
+
+    /// Counts an organisation's live listings (draft, pending or published).
+    pub fn count_active(conn: &mut DbConnection, org_id: &str) -> QueryResult<i64> {
+        listings::table
+            .filter(listings::org_id.eq(org_id))
+            .filter(listings::status.eq_any(["draft", "pending_review", "published"]))
+            .count()
+            .get_result(conn)
+    }
+}
+
+/// The 409 for an action the current status does not allow.
+pub fn illegal(action: &str, status: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "cannot {action} a listing whose status is {status}"
+    ))
+}
+
+/// Re-derives the folded search text, the public tag rows and the FTS entry from the
+/// listing's main text (for published listings that is the approved text).
+pub fn sync_text(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
+    let listing = Listing::find(conn, id)?
+        .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
+    let title = search::fold(&listing.title);
+    let tags = search::fold(&listing.tags.replace(',', " "));
+    let body = search::fold(&listing.description);
+    diesel::update(listings::table.find(id))
+        .set((
+            listings::search_title.eq(&title),
+            listings::search_tags.eq(&tags),
+            listings::search_body.eq(&body),
+        ))
+        .execute(conn)?;
+    diesel::delete(listing_tags::table.filter(listing_tags::listing_id.eq(id))).execute(conn)?;
+    for tag in split_tags(&listing.tags) {
+        diesel::insert_into(listing_tags::table)
+            .values((listing_tags::listing_id.eq(id), listing_tags::tag.eq(tag)))
+            .execute(conn)?;
+    }
+    search::index(conn, id, &title, &tags, &body)?;
+    Ok(())
+}
+
+/// Deletes a listing and its index entries.
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
+    search::unindex(conn, id)?;
+    diesel::delete(listings::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// Any change to a listing; `Some(None)` clears a nullable column.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = listings)]
+pub struct ListingUpdate {
+    pub category: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<String>,
+    pub industry: Option<String>,
+    pub region: Option<Option<String>>,
+    pub trial_available: Option<bool>,
+    pub expires_at: Option<Option<NaiveDateTime>>,
+    pub status: Option<String>,
+    pub removed_from: Option<Option<String>>,
+    pub moderation_reason: Option<Option<String>>,
+    pub pending_title: Option<Option<String>>,
+    pub pending_description: Option<Option<String>>,
+    pub pending_tags: Option<Option<String>>,
+    pub submitted_at: Option<Option<NaiveDateTime>>,
+    pub published_at: Option<Option<NaiveDateTime>>,
+}
+
+impl ListingUpdate {
+    /// Whether the main (indexed) text changes.
+    fn touches_text(&self) -> bool {
+        self.title.is_some() || self.description.is_some() || self.tags.is_some()
+    }
+}
+
+/// Takes the listing's row lock for the rest of the transaction and reads it, so the
+/// status check and the change that follows cannot interleave with another request.
+pub fn lock(conn: &mut DbConnection, id: &str) -> Result<Listing, ApiError> {
+    diesel::update(listings::table.find(id))
+        .set(listings::version.eq(listings::version))
+        .execute(conn)?;
+    Listing::find(conn, id)?
+        .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))
+}
+
+/// Applies a change, bumps the version and keeps the index in step. When `expected` is
+/// given, the stored version must still be it (412 otherwise).
+pub fn apply(
+    conn: &mut DbConnection,
+    current: &Listing,
+    expected: Option<i32>,
+    update: &ListingUpdate,
+) -> Result<Listing, ApiError> {
+    if expected.is_some_and(|v| v != current.version) {
+        return Err(super::org::stale(current.version));
+    }
+    diesel::update(
+        listings::table
+            .find(&current.id)
+            .filter(listings::version.eq(current.version)),
+    )
+    .set((
+        update,
+        listings::version.eq(current.version + 1),
+        listings::updated_at.eq(super::now()),
+    ))
+    .execute(conn)?;
+    if update.touches_text() {
+        sync_text(conn, &current.id)?;
+    }
+    Listing::find(conn, &current.id)?.ok_or_else(|| ApiError::NotFound("listing vanished".into()))
+}
+
+/// A moderator's decision on a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+    Remove,
+    Restore,
+}
+
+impl Decision {
+    /// The verb used in messages and the moderation log.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::Remove => "remove",
+            Decision::Restore => "restore",
+        }
+    }
+}
+
+/// The change a moderator's decision makes, or 409 when the status does not allow it.
+pub fn decide(
+    listing: &Listing,
+    decision: Decision,
+    reason: Option<String>,
+    at: NaiveDateTime,
+) -> Result<ListingUpdate, ApiError> {
+    let status = listing.status()?;
+    let clear_pending = || ListingUpdate {
+        pending_title: Some(None),
+        pending_description: Some(None),
+        pending_tags: Some(None),
+        ..Default::default()
+    };
+    let update = match (decision, status) {
+        (Decision::Approve, ListingStatus::PendingReview) => ListingUpdate {
+            status: Some(ListingStatus::Published.as_str().into()),
+            published_at: Some(Some(at)),
+            moderation_reason: Some(None),
+            ..Default::default()
+        },
+        (Decision::Approve, ListingStatus::Published) if listing.has_pending_changes() => {
+            ListingUpdate {
+                title: listing.pending_title.clone(),
+                description: listing.pending_description.clone(),
+                tags: listing.pending_tags.clone(),
+                moderation_reason: Some(None),
+                ..clear_pending()
+            }
+        }
+        (Decision::Reject, ListingStatus::PendingReview) => ListingUpdate {
+            status: Some(ListingStatus::Rejected.as_str().into()),
+            moderation_reason: Some(reason),
+            ..Default::default()
+        },
+        (Decision::Reject, ListingStatus::Published) if listing.has_pending_changes() => {
+            ListingUpdate {
+                moderation_reason: Some(reason),
+                ..clear_pending()
+            }
+        }
+        (
+            Decision::Remove,
+            ListingStatus::PendingReview
+            | ListingStatus::Published
+            | ListingStatus::Rejected
+            | ListingStatus::Archived,
+        ) => ListingUpdate {
+            status: Some(ListingStatus::Removed.as_str().into()),
+            removed_from: Some(Some(status.as_str().into())),
+            moderation_reason: Some(reason),
+            ..clear_pending()
+        },
+        (Decision::Restore, ListingStatus::Removed) => ListingUpdate {
+            status: Some(
+                listing
+                    .removed_from
+                    .clone()
+                    .unwrap_or_else(|| ListingStatus::Published.as_str().into()),
+            ),
+            removed_from: Some(None),
+            moderation_reason: Some(None),
+            ..Default::default()
+        },
+        (decision, status) => return Err(illegal(decision.verb(), status.as_str())),
+    };
+    Ok(update)
+}
+
+/// Listings waiting for a moderator: submitted listings and edits of published ones,
+/// oldest submission first, after `(submitted_at, id)`.
+pub fn review_queue(
+    conn: &mut DbConnection,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<Listing>> {
+    let waiting = listings::status
+        .eq("pending_review")
+        .or(listings::pending_title.is_not_null());
+    let mut query = listings::table.filter(waiting).into_boxed();
+    if let Some((at, id)) = after {
+        query = query.filter(
+            listings::submitted_at
+                .gt(at)
+                .or(listings::submitted_at.eq(at).and(listings::id.gt(id))),
+        );
+    }
+    query
+        .order((listings::submitted_at.asc(), listings::id.asc()))
+        .limit(limit)
+        .load(conn)
+}
+
+/// How many listings wait for review, and how many published ones have a pending edit.
+pub fn review_counts(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
+    let submitted = listings::table
+        .filter(listings::status.eq("pending_review"))
+        .count()
+        .get_result(conn)?;
+    let edits = listings::table
+        .filter(listings::status.eq("published"))
+        .filter(listings::pending_title.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok((submitted, edits))
+}

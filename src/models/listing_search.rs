@@ -1,0 +1,235 @@
+//! The catalogue query behind `GET /listings`: filters, full-text terms, relevance or
+//! newest-first keyset pages, and facet counts over the whole result. The WHERE clause is
+//! built once as SQL with numbered parameters and shared by the page and facet queries
+//! (diesel can neither group a boxed query nor nest a boxed subquery under
+//! `MultiConnection`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::listing::Listing;
+use crate::db::{DbConnection, MultiBackend};
+use crate::search::{self, Dialect};
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    /// Best match first (requires `q`), newest first among equals.
+    Relevance,
+    /// Newest first.
+    Newest,
+}
+
+/// A checked catalogue query.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogueQuery {
+    pub terms: Vec<String>,
+    pub kind: Option<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub org_id: Option<String>,
+    pub trial: Option<bool>,
+    /// Statuses to include; only `published` for the public.
+    pub statuses: Vec<String>,
+    /// Hide expired listings and those of suspended organisations (public searches).
+    pub public_only: bool,
+    pub now: Option<NaiveDateTime>,
+}
+
+/// One facet value and how many results have it.
+#[derive(Debug, Clone, Serialize, ToSchema, QueryableByName)]
+pub struct FacetCount {
+    #[diesel(sql_type = Text)]
+    pub value: String,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+}
+
+/// Counts over the whole result (not just the page).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Facets {
+    pub total: i64,
+    pub kind: Vec<FacetCount>,
+    pub category: Vec<FacetCount>,
+    /// The ten most frequent tags.
+    pub tags: Vec<FacetCount>,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone)]
+pub enum After {
+    /// Newest first: after this id.
+    Id(String),
+    /// Relevance: after this (score, id).
+    Scored(i64, String),
+}
+
+#[derive(Debug, Clone)]
+enum Param {
+    Text(String),
+    Bool(bool),
+    Time(NaiveDateTime),
+}
+
+/// A WHERE clause with its parameters, numbered `$1…` in order of appearance (which both
+/// PostgreSQL and SQLite bind positionally).
+#[derive(Debug, Default)]
+struct Conditions {
+    clauses: Vec<String>,
+    params: Vec<Param>,
+}
+
+impl Conditions {
+    fn param(&mut self, value: Param) -> String {
+        self.params.push(value);
+        format!("${}", self.params.len())
+    }
+
+    fn text(&mut self, template: &str, value: &str) {
+        let p = self.param(Param::Text(value.to_owned()));
+        self.clauses.push(template.replace('?', &p));
+    }
+
+    fn sql(&self) -> String {
+        self.clauses.join(" AND ")
+    }
+
+    fn run<T: QueryableByName<MultiBackend> + 'static>(
+        &self,
+        conn: &mut DbConnection,
+        sql: String,
+    ) -> QueryResult<Vec<T>> {
+        let mut query = diesel::sql_query(sql).into_boxed::<MultiBackend>();
+        for param in &self.params {
+            query = match param.clone() {
+                Param::Text(v) => query.bind::<Text, _>(v),
+                Param::Bool(v) => query.bind::<Bool, _>(v),
+                Param::Time(v) => query.bind::<Timestamp, _>(v),
+            };
+        }
+        query.load(conn)
+    }
+}
+
+fn conditions(query: &CatalogueQuery, dialect: Dialect) -> Conditions {
+    let mut c = Conditions::default();
+    let statuses: Vec<String> = query
+        .statuses
+        .iter()
+        .map(|s| c.param(Param::Text(s.clone())))
+        .collect();
+    c.clauses
+        .push(format!("listings.status IN ({})", statuses.join(", ")));
+    if query.public_only {
+        if let Some(now) = query.now {
+            let p = c.param(Param::Time(now));
+            c.clauses.push(format!(
+                "(listings.expires_at IS NULL OR listings.expires_at > {p})"
+            ));
+        }
+        c.clauses
+            .push("listings.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')".into());
+    }
+    for (column, value) in [
+        ("kind", &query.kind),
+        ("category", &query.category),
+        ("industry", &query.industry),
+        ("region", &query.region),
+        ("org_id", &query.org_id),
+    ] {
+        if let Some(value) = value {
+            c.text(&format!("listings.{column} = ?"), value);
+        }
+    }
+    if let Some(trial) = query.trial {
+        let p = c.param(Param::Bool(trial));
+        c.clauses.push(format!("listings.trial_available = {p}"));
+    }
+    for tag in &query.tags {
+        c.text(
+            "listings.id IN (SELECT listing_id FROM listing_tags WHERE tag = ?)",
+            tag,
+        );
+    }
+    if !query.terms.is_empty() {
+        c.clauses.push(search::matches(dialect, &query.terms));
+    }
+    c
+}
+
+#[derive(QueryableByName)]
+struct ScoredListing {
+    #[diesel(embed)]
+    listing: Listing,
+    #[diesel(sql_type = Integer)]
+    score: i32,
+}
+
+/// One page of listings with their scores (0 when sorted by newest).
+pub fn page(
+    conn: &mut DbConnection,
+    query: &CatalogueQuery,
+    sort: SortOrder,
+    after: Option<&After>,
+    limit: i64,
+) -> QueryResult<Vec<(Listing, i32)>> {
+    let dialect = Dialect::of(conn);
+    let mut c = conditions(query, dialect);
+    let score = if sort == SortOrder::Relevance && !query.terms.is_empty() {
+        search::score(dialect, &query.terms)
+    } else {
+        "0".to_owned()
+    };
+    match after {
+        Some(After::Scored(s, id)) => {
+            let p = c.param(Param::Text(id.clone()));
+            c.clauses.push(format!(
+                "({score} < {s} OR ({score} = {s} AND listings.id < {p}))"
+            ));
+        }
+        Some(After::Id(id)) => c.text("listings.id < ?", id),
+        None => {}
+    }
+    let sql = format!(
+        "SELECT listings.*, {score} AS score FROM listings WHERE {} ORDER BY score DESC, listings.id DESC LIMIT {limit}",
+        c.sql()
+    );
+    let rows: Vec<ScoredListing> = c.run(conn, sql)?;
+    Ok(rows.into_iter().map(|r| (r.listing, r.score)).collect())
+}
+
+/// Facet counts over the whole result.
+pub fn facets(conn: &mut DbConnection, query: &CatalogueQuery) -> QueryResult<Facets> {
+    let c = conditions(query, Dialect::of(conn));
+    let by = |column: &str| {
+        format!(
+            "SELECT listings.{column} AS value, COUNT(*) AS count FROM listings WHERE {} \
+             GROUP BY listings.{column} ORDER BY count DESC, value ASC",
+            c.sql()
+        )
+    };
+    let kind: Vec<FacetCount> = c.run(conn, by("kind"))?;
+    let category: Vec<FacetCount> = c.run(conn, by("category"))?;
+    let tags: Vec<FacetCount> = c.run(
+        conn,
+        format!(
+            "SELECT listing_tags.tag AS value, COUNT(*) AS count FROM listing_tags \
+             JOIN listings ON listings.id = listing_tags.listing_id WHERE {} \
+             GROUP BY listing_tags.tag ORDER BY count DESC, value ASC LIMIT 10",
+            c.sql()
+        ),
+    )?;
+    let total = kind.iter().map(|f| f.count).sum();
+    Ok(Facets {
+        total,
+        kind,
+        category,
+        tags,
+    })
+}

@@ -1,0 +1,460 @@
+//! `/listings/{id}` and its owner actions: create, read, edit, delete, submit, archive.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::Connection;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
+use crate::db::{self, DbConnection};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::etag::{etag, IfMatch};
+use crate::http::idempotency::{self, Created, IdempotencyKey};
+use crate::http::json::Json;
+use crate::http::validate::Checks;
+use crate::models::listing::{
+    self, illegal, Listing, ListingCategory, ListingKind, ListingStatus, ListingUpdate, ListingView,
+};
+use crate::models::org::Org;
+use crate::models::{new_id, now, rate_limit};
+use crate::startup::AppState;
+
+/// Routes of this module.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_listing)
+        .service(get_listing)
+        .service(update_listing)
+        .service(delete_listing)
+        .service(submit_listing)
+        .service(archive_listing);
+}
+
+/// A new listing (created as a `draft`).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct CreateListingRequest {
+    pub org_id: uuid::Uuid,
+    pub kind: ListingKind,
+    pub category: ListingCategory,
+    /// 3–120 characters.
+    #[schema(example = "Außergewöhnlicher Kundenservice: Schulung für Ihr Empfangsteam")]
+    pub title: String,
+    /// Up to 5,000 characters.
+    pub description: String,
+    /// 1–10 tags of `a-z 0-9 -`, 2–40 characters each; trimmed and lower-cased.
+    #[schema(example = json!(["kundenservice", "schulung"]))]
+    pub tags: Vec<String>,
+    /// Defaults to the organisation's industry.
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    /// Offers a no-obligation trial or sample.
+    #[serde(default)]
+    pub trial_available: bool,
+    /// When the listing leaves search and matching by itself (must be in the future).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to a listing; absent fields stay, `null` clears `region` or `expires_at`.
+/// On a published listing, changes to `title`, `description` or `tags` wait for review
+/// (the approved text stays public); the other fields apply at once.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateListingRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub category: Option<ListingCategory>,
+    pub industry: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Option<String>>,
+    pub trial_available: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn listing_response(
+    status: actix_web::http::StatusCode,
+    listing: &Listing,
+    private: bool,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::build(status)
+        .insert_header(("ETag", etag(listing.version)))
+        .json(listing.view(private)?))
+}
+
+/// Whether the caller sees a listing's private side: its organisation (members or keys)
+/// and platform moderators.
+pub fn is_insider(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    listing: &Listing,
+) -> Result<bool, ApiError> {
+    match principal {
+        None => Ok(false),
+        Some(Principal::User(user))
+            if user.is_platform(crate::models::user::PlatformRole::Moderator) =>
+        {
+            Ok(true)
+        }
+        Some(principal) => match authorize_org(conn, principal, &listing.org_id, OrgNeed::Read) {
+            Ok(_) => Ok(true),
+            Err(ApiError::Forbidden(_)) => Ok(false),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Loads a listing the caller may write (its organisation's members or `write` keys);
+/// listings the caller cannot see are 404, visible ones it cannot change 403.
+fn writable(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Listing, ApiError> {
+    let found = listing::lock(conn, id)?;
+    if !is_insider(conn, Some(principal), &found)? && !found.is_public(now()) {
+        return Err(ApiError::NotFound(format!("listing {id} does not exist")));
+    }
+    authorize_org(conn, principal, &found.org_id, OrgNeed::Write)?;
+    Ok(found)
+}
+
+/// Creates a listing as a `draft` (members of the organisation, or its `write` key).
+#[utoipa::path(
+    tag = "listings",
+    request_body = CreateListingRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    responses(
+        (status = 201, description = "Created as draft", body = ListingView, headers(("ETag" = String), ("Location" = String))),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member, read-only key, or organisation suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or the organisation's listing quota is used up", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/listings")]
+async fn create_listing(
+    state: web::Data<AppState>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: Json<CreateListingRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let at = now();
+    let mut checks = Checks::new();
+    let title = checks.text("title", &body.title, 3, 120);
+    let description = checks.text("description", &body.description, 0, 5000);
+    let tags = checks.tags("tags", &body.tags);
+    let industry = body
+        .industry
+        .as_deref()
+        .map(|i| checks.text("industry", i, 2, 80).to_lowercase());
+    let region = checks.optional_text("region", body.region.as_deref(), 80);
+    let expires_at = checks.future("expires_at", body.expires_at, at);
+    checks.finish()?;
+    let quota = state.settings.listing_quota;
+    let pool = state.pool.clone();
+    let scope = principal.scope();
+    idempotency::create(&state.pool, scope, key, "POST /listings", &body, &[], || async move {
+        let org_id = body.org_id.to_string();
+        let listing = db::run(&pool, move |conn| {
+            conn.transaction(|conn| {
+                if !Org::lock(conn, &org_id)? {
+                    return Err(ApiError::NotFound(format!("organisation {org_id} does not exist")));
+                }
+                let access = authorize_org(conn, &principal, &org_id, OrgNeed::Write)?;
+                if Listing::count_active(conn, &org_id)? >= quota as i64 {
+                    return Err(ApiError::Unprocessable(format!(
+                        "the organisation already has {quota} active listings (its quota); archive some first"
+                    )));
+                }
+                let listing = Listing {
+                    id: new_id(),
+                    org_id: org_id.clone(),
+                    kind: body.kind.as_str().into(),
+                    category: body.category.as_str().into(),
+                    title,
+                    description,
+                    tags: tags.join(","),
+                    industry: industry.unwrap_or(access.org.industry),
+                    region,
+                    trial_available: body.trial_available,
+                    expires_at,
+                    status: ListingStatus::Draft.as_str().into(),
+                    removed_from: None,
+                    version: 1,
+                    moderation_reason: None,
+                    pending_title: None,
+                    pending_description: None,
+                    pending_tags: None,
+                    submitted_at: None,
+                    published_at: None,
+                    created_at: at,
+                    updated_at: at,
+                    search_title: String::new(),
+                    search_tags: String::new(),
+                    search_body: String::new(),
+                };
+                listing.insert(conn)?;
+                Ok(listing)
+            })
+        })
+        .await?;
+        Ok(Created {
+            location: format!("/api/v1/listings/{}", listing.id),
+            etag: Some(etag(listing.version)),
+            body: listing.view(true)?,
+        })
+    })
+    .await
+}
+
+/// A listing. Published, unexpired listings are public; others only for their
+/// organisation and moderators (404 for everyone else).
+#[utoipa::path(
+    tag = "listings",
+    params(("id" = uuid::Uuid, Path, description = "The listing")),
+    responses(
+        (status = 200, description = "The listing", body = ListingView, headers(("ETag" = String))),
+        (status = 404, description = "No such listing visible to the caller", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+#[get("/listings/{id}")]
+async fn get_listing(
+    state: web::Data<AppState>,
+    caller: MaybePrincipal,
+    path: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let (found, insider) = db::run(&state.pool, move |conn| {
+        let found = Listing::find(conn, &id)?
+            .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
+        let insider = is_insider(conn, caller.0.as_ref(), &found)?;
+        if !insider && !found.is_public(now()) {
+            return Err(ApiError::NotFound(format!("listing {id} does not exist")));
+        }
+        Ok((found, insider))
+    })
+    .await?;
+    listing_response(actix_web::http::StatusCode::OK, &found, insider)
+}
+
+/// Edits a listing (its organisation's members or `write` key); send `If-Match`.
+#[utoipa::path(
+    tag = "listings",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The listing"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read; 412 when stale"),
+    ),
+    request_body = UpdateListingRequest,
+    responses(
+        (status = 200, description = "Updated (on a published listing, text changes are pending review)", body = ListingView, headers(("ETag" = String))),
+        (status = 403, description = "Not allowed to change this organisation's listings", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such listing visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The status does not allow edits (pending review, archived, removed)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/listings/{id}")]
+async fn update_listing(
+    state: web::Data<AppState>,
+    principal: Principal,
+    if_match: IfMatch,
+    path: web::Path<uuid::Uuid>,
+    body: Json<UpdateListingRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let body = body.into_inner();
+    let at = now();
+    let mut checks = Checks::new();
+    let title = body
+        .title
+        .as_deref()
+        .map(|t| checks.text("title", t, 3, 120));
+    let description = body
+        .description
+        .as_deref()
+        .map(|d| checks.text("description", d, 0, 5000));
+    let tags = body
+        .tags
+        .as_deref()
+        .map(|t| checks.tags("tags", t).join(","));
+    let industry = body
+        .industry
+        .as_deref()
+        .map(|i| checks.text("industry", i, 2, 80).to_lowercase());
+    let region = body
+        .region
+        .map(|r| checks.optional_text("region", r.as_deref(), 80));
+    let expires_at = body.expires_at.map(|e| checks.future("expires_at", e, at));
+    checks.finish()?;
+    let listing = db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let current = writable(conn, &principal, &id)?;
+            let mut update = ListingUpdate {
+                region,
+                trial_available: body.trial_available,
+                expires_at,
+                ..Default::default()
+            };
+            match current.status()? {
+                ListingStatus::Draft | ListingStatus::Rejected => {
+                    update.title = title;
+                    update.description = description;
+                    update.tags = tags;
+                    update.category = body.category.map(|c| c.as_str().to_owned());
+                    update.industry = industry;
+                }
+                ListingStatus::Published => {
+                    if body.category.is_some() || industry.is_some() {
+                        return Err(ApiError::Conflict(
+                            "category and industry of a published listing cannot change; archive it and create a new one".into(),
+                        ));
+                    }
+                    if title.is_some() || description.is_some() || tags.is_some() {
+                        let base_title = current.pending_title.clone().unwrap_or_else(|| current.title.clone());
+                        let base_description = current.pending_description.clone().unwrap_or_else(|| current.description.clone());
+                        let base_tags = current.pending_tags.clone().unwrap_or_else(|| current.tags.clone());
+                        update.pending_title = Some(Some(title.unwrap_or(base_title)));
+                        update.pending_description = Some(Some(description.unwrap_or(base_description)));
+                        update.pending_tags = Some(Some(tags.unwrap_or(base_tags)));
+                        update.submitted_at = Some(Some(at));
+                    }
+                }
+                other => return Err(illegal("edit", other.as_str())),
+            }
+            listing::apply(conn, &current, if_match.expected(), &update)
+        })
+    })
+    .await?;
+    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+}
+
+/// Deletes a draft, rejected or archived listing.
+#[utoipa::path(
+    tag = "listings",
+    params(("id" = uuid::Uuid, Path, description = "The listing")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not allowed to change this organisation's listings", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such listing visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Published, pending or removed listings cannot be deleted", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/listings/{id}")]
+async fn delete_listing(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let current = writable(conn, &principal, &id)?;
+            match current.status()? {
+                ListingStatus::Draft | ListingStatus::Rejected | ListingStatus::Archived => {
+                    listing::delete(conn, &id)
+                }
+                other => Err(illegal("delete", other.as_str())),
+            }
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Submits a draft or rejected listing for review.
+#[utoipa::path(
+    tag = "listings",
+    params(("id" = uuid::Uuid, Path, description = "The listing")),
+    responses(
+        (status = 200, description = "Now pending review", body = ListingView, headers(("ETag" = String))),
+        (status = 403, description = "Not allowed to change this organisation's listings", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such listing visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Only drafts and rejected listings can be submitted", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The organisation's daily submission quota is used up", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/listings/{id}/submit")]
+async fn submit_listing(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let per_day = state.settings.submissions_per_day;
+    let listing = db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let current = writable(conn, &principal, &id)?;
+            match current.status()? {
+                ListingStatus::Draft | ListingStatus::Rejected => {}
+                other => return Err(illegal("submit", other.as_str())),
+            }
+            rate_limit::hit(
+                conn,
+                "listing_submissions",
+                &current.org_id,
+                per_day,
+                86_400,
+            )?;
+            let update = ListingUpdate {
+                status: Some(ListingStatus::PendingReview.as_str().into()),
+                submitted_at: Some(Some(now())),
+                moderation_reason: Some(None),
+                ..Default::default()
+            };
+            listing::apply(conn, &current, None, &update)
+        })
+    })
+    .await?;
+    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+}
+
+/// Archives a published listing: it leaves search and matching (any pending edit is dropped).
+#[utoipa::path(
+    tag = "listings",
+    params(("id" = uuid::Uuid, Path, description = "The listing")),
+    responses(
+        (status = 200, description = "Archived", body = ListingView, headers(("ETag" = String))),
+        (status = 403, description = "Not allowed to change this organisation's listings", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such listing visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Only published listings can be archived", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/listings/{id}/archive")]
+async fn archive_listing(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<uuid::Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let listing = db::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let current = writable(conn, &principal, &id)?;
+            if current.status()? != ListingStatus::Published {
+                return Err(illegal("archive", &current.status));
+            }
+            let update = ListingUpdate {
+                status: Some(ListingStatus::Archived.as_str().into()),
+                pending_title: Some(None),
+                pending_description: Some(None),
+                pending_tags: Some(None),
+                ..Default::default()
+            };
+            listing::apply(conn, &current, None, &update)
+        })
+    })
+    .await?;
+    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+}
