@@ -4,8 +4,11 @@ pub mod helpers;
 
 mod api_keys;
 mod auth;
+mod catalogue;
 mod cli;
 mod conventions;
+mod listings;
 mod members;
+mod moderation;
 mod orgs;
 mod smoke;
