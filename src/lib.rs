@@ -8,6 +8,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod matching;
 pub mod models;
 pub mod moderation;
 pub mod openapi;

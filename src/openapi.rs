@@ -21,6 +21,7 @@ use crate::error::{FieldError, Problem};
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "orgs", description = "Organisations, members, invitations and API keys"),
         (name = "listings", description = "Offers and needs: the catalogue and its lifecycle"),
+        (name = "matching", description = "Complementary partners and fitting listings"),
         (name = "moderation", description = "Review queue, decisions, suspensions and the public moderation log"),
         (name = "reports", description = "Reports of abuse and their outcomes"),
         (name = "admin", description = "Platform administration"),

@@ -2,6 +2,7 @@
 //! embedded migrations.
 
 pub mod schema;
+pub mod sql;
 
 use std::path::PathBuf;
 use std::time::Duration;

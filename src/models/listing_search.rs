@@ -6,12 +6,13 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Integer, Text, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Text};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::listing::Listing;
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::sql::{Conditions, Param};
+use crate::db::DbConnection;
 use crate::search::{self, Dialect};
 
 /// How results are ordered.
@@ -68,53 +69,6 @@ pub enum After {
     Id(String),
     /// Relevance: after this (score, id).
     Scored(i64, String),
-}
-
-#[derive(Debug, Clone)]
-enum Param {
-    Text(String),
-    Bool(bool),
-    Time(NaiveDateTime),
-}
-
-/// A WHERE clause with its parameters, numbered `$1…` in order of appearance (which both
-/// PostgreSQL and SQLite bind positionally).
-#[derive(Debug, Default)]
-struct Conditions {
-    clauses: Vec<String>,
-    params: Vec<Param>,
-}
-
-impl Conditions {
-    fn param(&mut self, value: Param) -> String {
-        self.params.push(value);
-        format!("${}", self.params.len())
-    }
-
-    fn text(&mut self, template: &str, value: &str) {
-        let p = self.param(Param::Text(value.to_owned()));
-        self.clauses.push(template.replace('?', &p));
-    }
-
-    fn sql(&self) -> String {
-        self.clauses.join(" AND ")
-    }
-
-    fn run<T: QueryableByName<MultiBackend> + 'static>(
-        &self,
-        conn: &mut DbConnection,
-        sql: String,
-    ) -> QueryResult<Vec<T>> {
-        let mut query = diesel::sql_query(sql).into_boxed::<MultiBackend>();
-        for param in &self.params {
-            query = match param.clone() {
-                Param::Text(v) => query.bind::<Text, _>(v),
-                Param::Bool(v) => query.bind::<Bool, _>(v),
-                Param::Time(v) => query.bind::<Timestamp, _>(v),
-            };
-        }
-        query.load(conn)
-    }
 }
 
 fn conditions(query: &CatalogueQuery, dialect: Dialect) -> Conditions {

@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod invitation;
 pub mod listing;
 pub mod listing_search;
+pub mod matching;
 pub mod membership;
 pub mod modlog;
 pub mod org;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod invitations;
 pub mod listings;
+pub mod matches;
 pub mod me;
 pub mod members;
 pub mod moderation;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     api_keys::configure(cfg);
     listings::configure(cfg);
     catalogue::configure(cfg);
+    matches::configure(cfg);
     moderation::configure(cfg);
     reports::configure(cfg);
     modlog::configure(cfg);
