@@ -29,6 +29,21 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Fill the database with deterministic demo data and write one login per organisation.
+    Seed {
+        /// Organisations to create.
+        #[arg(long, default_value_t = 100)]
+        orgs: usize,
+        /// Listings per organisation.
+        #[arg(long, default_value_t = 10)]
+        listings_per_org: usize,
+        /// Random seed; the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write `org_id,email,password,api_key` per organisation.
+        #[arg(long, default_value = "seed-logins.csv")]
+        out: PathBuf,
+    },
     /// Create a platform admin, or promote an existing account.
     CreateAdmin {
         #[arg(long)]
@@ -192,6 +207,12 @@ pub fn run() -> Result<(), String> {
             print!("{}", crate::openapi::pretty_json());
             Ok(())
         }
+        Command::Seed {
+            orgs,
+            listings_per_org,
+            seed,
+            out,
+        } => seed_demo(&cli.config, orgs, listings_per_org, seed, &out),
         Command::CreateAdmin {
             email,
             password,
@@ -225,6 +246,35 @@ fn open(config: &Config) -> Result<db::Pool, String> {
         .map_err(|e| format!("cannot open database connection: {e}"))?;
     db::migrate(&mut conn)?;
     Ok(pool)
+}
+
+fn seed_demo(
+    config: &Config,
+    orgs: usize,
+    listings_per_org: usize,
+    seed: u64,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let pool = open(config)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open database connection: {e}"))?;
+    let started = std::time::Instant::now();
+    let plan = crate::seed::SeedPlan {
+        orgs,
+        listings_per_org,
+        seed,
+    };
+    let report = crate::seed::run(&mut conn, &plan, out)?;
+    println!(
+        "seeded {} organisations and {} listings ({} published) in {:.1} s; logins in {}",
+        report.orgs,
+        report.listings,
+        report.published,
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn migrate(config: &Config) -> Result<(), String> {

@@ -14,6 +14,7 @@ pub mod moderation;
 pub mod openapi;
 pub mod routes;
 pub mod search;
+pub mod seed;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -80,11 +80,13 @@ fn fts5_query(terms: &[String], column: Option<&str>) -> String {
     }
 }
 
-/// A PostgreSQL tsquery: every term as a prefix, all required.
+/// A PostgreSQL tsquery: every term as a prefix, all required. Terms are letters and
+/// digits only, so they need no quoting inside the tsquery (the whole query is then one
+/// SQL string literal).
 fn ts_query(terms: &[String]) -> String {
     terms
         .iter()
-        .map(|t| format!("'{t}':*"))
+        .map(|t| format!("{t}:*"))
         .collect::<Vec<_>>()
         .join(" & ")
 }
@@ -136,11 +138,20 @@ pub fn index(
     tags: &str,
     body: &str,
 ) -> diesel::QueryResult<()> {
+    unindex(conn, listing_id)?;
+    index_new(conn, listing_id, title, tags, body)
+}
+
+/// Adds a listing that is not in the SQLite FTS table yet.
+pub fn index_new(
+    conn: &mut DbConnection,
+    listing_id: &str,
+    title: &str,
+    tags: &str,
+    body: &str,
+) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     if let DbConnection::Sqlite(_) = conn {
-        diesel::sql_query("DELETE FROM listings_fts WHERE listing_id = $1")
-            .bind::<Text, _>(listing_id)
-            .execute(conn)?;
         diesel::sql_query(
             "INSERT INTO listings_fts (listing_id, title, tags, body) VALUES ($1, $2, $3, $4)",
         )
@@ -193,6 +204,6 @@ mod tests {
             fts5_query(&t, Some("title")),
             "{title} : (\"kunden\"* AND \"service\"*)"
         );
-        assert_eq!(ts_query(&t), "'kunden':* & 'service':*");
+        assert_eq!(ts_query(&t), "kunden:* & service:*");
     }
 }

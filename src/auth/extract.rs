@@ -67,6 +67,10 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(token.trim().to_owned())
 }
 
+fn session_ended() -> ApiError {
+    ApiError::Unauthorized("the session has ended; sign in again".into())
+}
+
 async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -94,15 +98,15 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
     })
     .await?;
     let found = match found {
-        Some(s) if s.user_id == claims.sub && s.revoked_at.is_none() => s,
-        _ => {
-            return Err(ApiError::Unauthorized(
-                "the session has ended; sign in again".into(),
-            ))
-        }
+        Some(s) if s.user_id == claims.sub => s,
+        _ => return Err(session_ended()),
     };
+    // Suspension also revokes the sessions; say why rather than just "signed out".
     if found.status != "active" {
         return Err(ApiError::Forbidden("this account is suspended".into()));
+    }
+    if found.revoked_at.is_some() {
+        return Err(session_ended());
     }
     Ok(Principal::User(AuthUser {
         id: found.user_id,
