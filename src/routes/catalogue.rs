@@ -248,7 +248,10 @@ fn private_access(
         .statuses
         .iter()
         .all(|s| s == ListingStatus::Published.as_str());
-    if query.statuses.is_empty() {
+    // Without an explicit `status` everyone gets the public catalogue (no expired
+    // listings, none of suspended organisations); insiders asking for statuses see all.
+    let explicit = !query.statuses.is_empty();
+    if !explicit {
         query
             .statuses
             .push(ListingStatus::Published.as_str().into());
@@ -258,6 +261,6 @@ fn private_access(
             "listings that are not published are visible only to their organisation (pass its org_id) and moderators".into(),
         ));
     }
-    query.public_only = !member && !moderator;
+    query.public_only = !explicit || (!member && !moderator);
     Ok(member || moderator)
 }
