@@ -308,6 +308,9 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
     }
+    // Fresh statistics, so the planners use the tag and full-text indexes right away.
+    diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")
+        .map_err(|e| format!("ANALYZE failed: {e}"))?;
     Ok(report)
 }
 

@@ -154,12 +154,19 @@ fn one_line(text: &str) -> String {
 /// Applies every pending embedded migration for the connection's backend and returns the
 /// versions applied.
 pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, String> {
-    let applied = match conn {
+    let applied: Vec<String> = match conn {
         DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
     }
+    .map(|versions| versions.iter().map(|v| v.to_string()).collect())
     .map_err(|e| format!("migration failed: {e}"))?;
-    Ok(applied.iter().map(|v| v.to_string()).collect())
+    if let DbConnection::Sqlite(c) = conn {
+        // Refresh the planner's statistics where they are missing or stale (bounded work),
+        // so joins start from the selective index; PostgreSQL's autovacuum does this itself.
+        c.batch_execute("PRAGMA optimize = 0x10002;")
+            .map_err(|e| format!("PRAGMA optimize failed: {e}"))?;
+    }
+    Ok(applied)
 }
 
 /// Runs blocking database work on the blocking thread pool with a pooled connection.

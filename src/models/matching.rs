@@ -12,6 +12,17 @@ use super::listing::split_tags;
 use crate::db::sql::{Conditions, Param};
 use crate::db::DbConnection;
 use crate::matching::Candidate;
+use crate::search::Dialect;
+
+/// The join keyword that makes the tag postings the outer side of the join. SQLite treats
+/// `CROSS JOIN` as "keep this order", so the plan starts from the tag index even before
+/// `ANALYZE` has statistics; PostgreSQL plans by its own statistics.
+fn postings_join(conn: &DbConnection) -> &'static str {
+    match Dialect::of(conn) {
+        Dialect::Sqlite => "CROSS JOIN",
+        Dialect::Postgres => "JOIN",
+    }
+}
 
 /// Which other listings may match.
 #[derive(Debug, Clone, Default)]
@@ -132,7 +143,8 @@ pub fn candidates(
     }
     let sql = format!(
         "SELECT listings.id AS listing_id, listings.org_id AS org_id, listings.title AS title, listing_tags.tag AS tag \
-         FROM listing_tags JOIN listings ON listings.id = listing_tags.listing_id WHERE {}",
+         FROM listing_tags {} listings ON listings.id = listing_tags.listing_id WHERE {}",
+        postings_join(conn),
         c.sql()
     );
     let rows: Vec<PostingRow> = c.run(conn, sql)?;
@@ -167,7 +179,8 @@ pub fn document_frequency(
     live(&mut c, now);
     let sql = format!(
         "SELECT listing_tags.tag AS tag, COUNT(*) AS count FROM listing_tags \
-         JOIN listings ON listings.id = listing_tags.listing_id WHERE {} GROUP BY listing_tags.tag",
+         {} listings ON listings.id = listing_tags.listing_id WHERE {} GROUP BY listing_tags.tag",
+        postings_join(conn),
         c.sql()
     );
     let rows: Vec<TagCount> = c.run(conn, sql)?;

@@ -1,1 +1,420 @@
-//! Placeholder; tests are being written.
+//! `mutua seed`: realistic demo data seeded by the binary into a fresh database (SQLite or
+//! PostgreSQL), with one working login and API key per organisation, matches to find among
+//! them, a mix of published and pending listings — and the same data for the same seed.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+use crate::backends;
+use crate::helpers::{Backend, Resp, TestApp};
+
+/// One line of the logins file.
+#[derive(Debug, Clone)]
+struct Login {
+    org_id: String,
+    email: String,
+    password: String,
+    api_key: String,
+}
+
+/// The binary with a clean environment (no inherited Mutua or database settings).
+fn mutua(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mutua"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MUTUA_") || key == "DATABASE_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("MUTUA_DATA_DIR", data_dir).env("RUST_LOG", "warn");
+    cmd
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs `mutua seed` against the app's database; returns the output and the logins file.
+fn run_seed(app: &TestApp, dir: &Path, orgs: u32, per_org: u32, seed: u64) -> (Output, String) {
+    let out = dir.join(format!("logins-{seed}.csv"));
+    let output = mutua(dir)
+        .args([
+            "seed",
+            "--orgs",
+            &orgs.to_string(),
+            "--listings-per-org",
+            &per_org.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
+        .arg(&out)
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .expect("mutua runs");
+    let csv = std::fs::read_to_string(&out).unwrap_or_default();
+    (output, csv)
+}
+
+/// Seeds and checks the command succeeded; returns the logins.
+fn seed(app: &TestApp, dir: &Path, orgs: u32, per_org: u32, seed: u64) -> Vec<Login> {
+    let (output, csv) = run_seed(app, dir, orgs, per_org, seed);
+    assert!(
+        output.status.success(),
+        "mutua seed failed: {}",
+        stderr(&output)
+    );
+    parse(&csv)
+}
+
+fn parse(csv: &str) -> Vec<Login> {
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("org_id,email,password,api_key"),
+        "header of {csv}"
+    );
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields.len(), 4, "line {line:?}");
+            assert!(
+                fields.iter().all(|f| !f.trim().is_empty()),
+                "empty field in {line:?}"
+            );
+            Login {
+                org_id: fields[0].to_owned(),
+                email: fields[1].to_owned(),
+                password: fields[2].to_owned(),
+                api_key: fields[3].to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn items(resp: &Resp) -> &Vec<Value> {
+    resp.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {}", resp.text))
+}
+
+fn next_cursor(resp: &Resp) -> Option<String> {
+    resp.body["next_cursor"].as_str().map(str::to_owned)
+}
+
+fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every published listing, newest first, as (id, title), following the cursor.
+async fn catalogue(app: &TestApp) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let mut path = "/api/v1/listings?sort=newest&limit=100".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let page = app.get(&path, None).await;
+        page.expect(200);
+        out.extend(items(&page).iter().map(|l| {
+            (
+                l["id"].as_str().expect("id").to_owned(),
+                l["title"].as_str().expect("title").to_owned(),
+            )
+        }));
+        cursor = next_cursor(&page);
+        if cursor.is_none() {
+            return out;
+        }
+    }
+    panic!("the catalogue's pages do not end");
+}
+
+/// The titles of the first catalogue page, newest first.
+async fn newest_titles(app: &TestApp) -> Vec<String> {
+    let page = app
+        .get("/api/v1/listings?sort=newest&limit=100", None)
+        .await;
+    page.expect(200);
+    items(&page)
+        .iter()
+        .map(|l| l["title"].as_str().expect("title").to_owned())
+        .collect()
+}
+
+async fn seed_writes_working_logins_and_a_realistic_catalogue(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (output, csv) = run_seed(&app, dir.path(), 30, 5, 3);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        csv.ends_with('\n') && csv.lines().count() == 31,
+        "a header and 30 lines: {csv}"
+    );
+    let logins = parse(&csv);
+    assert_eq!(logins.len(), 30);
+    let org_ids: BTreeSet<&str> = logins.iter().map(|l| l.org_id.as_str()).collect();
+    let emails: BTreeSet<&str> = logins.iter().map(|l| l.email.as_str()).collect();
+    let keys: BTreeSet<&str> = logins.iter().map(|l| l.api_key.as_str()).collect();
+    assert_eq!(
+        (org_ids.len(), emails.len(), keys.len()),
+        (30, 30, 30),
+        "distinct"
+    );
+    for login in &logins {
+        uuid::Uuid::parse_str(&login.org_id).expect("org_id is a UUID");
+        assert!(login.email.contains('@'), "{login:?}");
+    }
+
+    // The logins work: each of a few accounts signs in and is a member of its organisation.
+    for login in logins.iter().step_by(7) {
+        let tokens = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": login.email, "password": login.password}),
+            )
+            .await;
+        tokens.expect(200);
+        let org = app
+            .get(
+                &format!("/api/v1/orgs/{}", login.org_id),
+                Some(&tokens.str("access_token")),
+            )
+            .await;
+        org.expect(200);
+        assert_eq!(org.body["industry"], "hospitality");
+        let wrong = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": login.email, "password": "not-the-password-123"}),
+            )
+            .await;
+        wrong.expect(401);
+    }
+
+    // Every organisation's key reads its matches, ranked: reciprocal partners first, each
+    // group by score, never the organisation itself, every partner explained.
+    let mut with_reciprocal = 0;
+    for login in &logins {
+        let resp = app
+            .get(
+                &format!("/api/v1/orgs/{}/matches?limit=100", login.org_id),
+                Some(&login.api_key),
+            )
+            .await;
+        resp.expect(200);
+        let partners = items(&resp);
+        let mut previous: Option<(bool, f64)> = None;
+        for p in partners {
+            let org = p["org_id"].as_str().expect("org_id");
+            assert_ne!(org, login.org_id, "an organisation matched itself");
+            assert!(org_ids.contains(org), "unknown partner {org}");
+            assert!(p["name"].as_str().is_some_and(|n| !n.is_empty()), "{p}");
+            let reciprocal = p["reciprocal"].as_bool().expect("reciprocal");
+            let score = p["score"].as_f64().expect("score");
+            assert!(score > 0.0, "{p}");
+            let theirs = p["explanation"]["their_offers_meet_our_needs"]
+                .as_array()
+                .expect("explanation");
+            let ours = p["explanation"]["our_offers_meet_their_needs"]
+                .as_array()
+                .expect("explanation");
+            assert_eq!(
+                reciprocal,
+                !theirs.is_empty() && !ours.is_empty(),
+                "reciprocal must mean both directions: {p}"
+            );
+            assert!(!theirs.is_empty() || !ours.is_empty(), "unexplained: {p}");
+            for m in theirs.iter().chain(ours) {
+                assert!(
+                    m["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                    "a meeting without shared tags: {m}"
+                );
+                assert!(m["need_title"].is_string() && m["offer_title"].is_string());
+            }
+            if let Some((prev_reciprocal, prev_score)) = previous {
+                assert!(
+                    prev_reciprocal >= reciprocal,
+                    "a one-sided partner ranks above a reciprocal one: {}",
+                    resp.text
+                );
+                if prev_reciprocal == reciprocal {
+                    assert!(prev_score >= score, "not ranked by score: {}", resp.text);
+                }
+            }
+            previous = Some((reciprocal, score));
+        }
+        if partners
+            .first()
+            .is_some_and(|p| p["reciprocal"] == json!(true))
+        {
+            with_reciprocal += 1;
+        }
+    }
+    assert!(
+        with_reciprocal > 0,
+        "no seeded organisation has a reciprocal partner"
+    );
+
+    // A seeded key is bound to its organisation and read-only.
+    let (first, second) = (&logins[0], &logins[1]);
+    app.get(
+        &format!("/api/v1/orgs/{}/matches", second.org_id),
+        Some(&first.api_key),
+    )
+    .await
+    .expect_problem(403);
+    let write = app
+        .post(
+            "/api/v1/listings",
+            Some(&first.api_key),
+            json!({
+                "org_id": first.org_id,
+                "kind": "offer",
+                "category": "expertise",
+                "title": "Neues Angebot",
+                "description": "",
+                "tags": ["kundenservice"],
+            }),
+        )
+        .await;
+    write.expect_problem(403);
+
+    // Most listings are published (between 60 % and 95 % of 150), both kinds, in German
+    // and English.
+    let page = app.get("/api/v1/listings?limit=100", None).await;
+    page.expect(200);
+    let total = page.body["facets"]["total"].as_i64().expect("facets.total");
+    assert!(
+        (90..=142).contains(&total),
+        "{total} of 150 listings published"
+    );
+    let listings = items(&page);
+    assert_eq!(listings.len(), 100);
+    assert!(listings.iter().all(|l| l["status"] == "published"));
+    let kinds: BTreeSet<&str> = listings
+        .iter()
+        .map(|l| l["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["need", "offer"]));
+    let tags: BTreeSet<&str> = listings
+        .iter()
+        .flat_map(|l| l["tags"].as_array().expect("tags"))
+        .map(|t| t.as_str().expect("tag"))
+        .collect();
+    assert!(tags.len() >= 50, "a long tail of tags: {tags:?}");
+    let all = catalogue(&app).await;
+    assert_eq!(all.len() as i64, total);
+
+    // Some are waiting for review: a moderator sees them.
+    let moderator = app.user("moderation@mutua.example").await;
+    app.sql(&format!(
+        "UPDATE users SET platform_role = 'moderator' WHERE id = '{}'",
+        moderator.id
+    ));
+    let pending = app
+        .get(
+            "/api/v1/listings?status=pending_review&limit=100",
+            Some(&moderator.access),
+        )
+        .await;
+    pending.expect(200);
+    let waiting = pending.body["facets"]["total"]
+        .as_i64()
+        .expect("facets.total");
+    assert!(waiting > 0, "no pending listings: {}", pending.text);
+    assert!(total + waiting <= 150);
+    assert!(items(&pending)
+        .iter()
+        .all(|l| l["status"] == "pending_review"));
+    // The public does not see them.
+    let public = app
+        .get("/api/v1/listings?status=pending_review", None)
+        .await;
+    assert!(
+        public.status == 403 || public.status == 401,
+        "{}",
+        public.text
+    );
+}
+
+async fn same_seed_gives_the_same_data_and_another_seed_other_data(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestApp::spawn(backend).await;
+    let second = TestApp::spawn(backend).await;
+    let other = TestApp::spawn(backend).await;
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    for d in [&a, &b, &c] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let logins_first = seed(&first, &a, 30, 5, 3);
+    let logins_second = seed(&second, &b, 30, 5, 3);
+    let logins_other = seed(&other, &c, 30, 5, 4);
+
+    let org_ids =
+        |logins: &[Login]| -> Vec<String> { logins.iter().map(|l| l.org_id.clone()).collect() };
+    assert_eq!(org_ids(&logins_first), org_ids(&logins_second));
+    assert_eq!(
+        logins_first.iter().map(|l| &l.email).collect::<Vec<_>>(),
+        logins_second.iter().map(|l| &l.email).collect::<Vec<_>>()
+    );
+
+    let titles = |listings: &[(String, String)]| -> Vec<String> {
+        listings.iter().map(|(_, t)| t.clone()).collect()
+    };
+    let first_page = newest_titles(&first).await;
+    assert!(!first_page.is_empty());
+    assert_eq!(first_page, newest_titles(&second).await);
+    let (all_first, all_second) = (catalogue(&first).await, catalogue(&second).await);
+    assert_eq!(all_first, all_second, "ids and titles in the same order");
+    assert_eq!(titles(&all_first), titles(&all_second));
+
+    // Another seed: other organisations and other listings.
+    assert!(org_ids(&logins_other)
+        .iter()
+        .all(|id| !logins_first.iter().any(|l| &l.org_id == id)));
+    let all_other = catalogue(&other).await;
+    assert_ne!(titles(&all_other), titles(&all_first));
+    assert_ne!(newest_titles(&other).await, first_page);
+}
+
+async fn seed_refuses_an_unwritable_logins_file(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = mutua(dir.path())
+        .args(["seed", "--orgs", "3", "--listings-per-org", "2", "--out"])
+        .arg(dir.path().join("missing-folder").join("logins.csv"))
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .expect("mutua runs");
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("logins.csv"), "{err}");
+    // Nothing was seeded.
+    let page = app.get("/api/v1/listings", None).await;
+    page.expect(200);
+    assert_eq!(page.body["facets"]["total"], json!(0), "{}", page.text);
+}
+
+backends!(
+    seed_writes_working_logins_and_a_realistic_catalogue,
+    same_seed_gives_the_same_data_and_another_seed_other_data,
+    seed_refuses_an_unwritable_logins_file,
+);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmarks of the release build on this machine (see docs/BENCHMARKS.md).
+#
+#   bench/run.sh [sqlite|postgres|both]     (default: both)
+#
+# For each backend: seeds 1,000 / 10,000 / 100,000 listings (10 per organisation,
+# seed 42), starts the server, and runs wrk (2 threads, 16 connections, 10 s, --latency)
+# against the matches endpoint at every size, and against /healthz, one listing by id and
+# the full-text search at 100,000 listings. Prints a Markdown table and keeps the raw wrk
+# output under bench/results/. Needs wrk (Debian package `wrk`) and, for PostgreSQL, the
+# server at $BENCH_PG (default postgres://postgres@127.0.0.1:5432) with rights to create
+# the database `mutua_bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BACKENDS=${1:-both}
+DURATION=${BENCH_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-16}
+SIZES=${BENCH_SIZES:-"1000 10000 100000"}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+PORT=${BENCH_PORT:-18080}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+cargo build --release --quiet
+BIN=${CARGO_TARGET_DIR:-target}/release/mutua
+RESULTS=bench/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS"
+SUMMARY="$RESULTS/summary.md"
+echo "| backend | listings | endpoint | req/s | p50 | p99 |" > "$SUMMARY"
+echo "|---|---|---|---|---|---|" >> "$SUMMARY"
+
+SERVER=""
+stop_server() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=""; }
+trap stop_server EXIT
+
+# run_wrk BACKEND SIZE NAME PATH [LUA]
+run_wrk() {
+    local out="$RESULTS/$1-$2-$3.txt"
+    if [ -n "${5:-}" ]; then
+        wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$5" "http://127.0.0.1:$PORT$4" > "$out"
+    else
+        wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT$4" > "$out"
+    fi
+    local rps p50 p99 errors
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
+    p50=$(awk '$1 == "50%" {print $2}' "$out")
+    p99=$(awk '$1 == "99%" {print $2}' "$out")
+    errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$out")
+    echo "| $1 | $2 | $3 | ${rps%.*} | $p50 | $p99 |${errors:+ non-2xx: $errors}" >> "$SUMMARY"
+    echo "$1 $2 $3: $rps req/s, p50 $p50, p99 $p99${errors:+, NON-2xx: $errors}"
+}
+
+for backend in sqlite postgres; do
+    [ "$BACKENDS" = both ] || [ "$BACKENDS" = "$backend" ] || continue
+    for size in $SIZES; do
+        data=$(mktemp -d)
+        if [ "$backend" = sqlite ]; then
+            url="$data/mutua.db"
+        else
+            psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS mutua_bench WITH (FORCE)" -c "CREATE DATABASE mutua_bench" >/dev/null
+            url="$PG/mutua_bench?sslmode=disable"
+        fi
+        logins="$data/logins.csv"
+        echo "== $backend, $size listings: seeding"
+        DATABASE_URL="$url" MUTUA_DATA_DIR="$data" RUST_LOG=warn \
+            "$BIN" seed --orgs $((size / 10)) --listings-per-org 10 --seed 42 --out "$logins" | tee -a "$RESULTS/seed.txt"
+        DATABASE_URL="$url" MUTUA_DATA_DIR="$data" MUTUA_BIND="127.0.0.1:$PORT" RUST_LOG=warn \
+            MUTUA_DB_POOL_SIZE=${BENCH_POOL:-8} "$BIN" serve > "$RESULTS/server-$backend-$size.log" 2>&1 &
+        SERVER=$!
+        for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+        export BENCH_LOGINS="$logins" BENCH_IDS="$data/ids.txt"
+        curl -fs "http://127.0.0.1:$PORT/api/v1/listings?limit=100" | grep -o '"id":"[^"]*","org_id"' \
+            | cut -d'"' -f4 > "$BENCH_IDS"
+        if [ "$size" = "$(echo "$SIZES" | awk '{print $NF}')" ]; then
+            run_wrk "$backend" "$size" healthz /healthz
+            run_wrk "$backend" "$size" listing-by-id /api/v1/listings bench/lua/listing.lua
+            run_wrk "$backend" "$size" search /api/v1/listings bench/lua/search.lua
+        fi
+        run_wrk "$backend" "$size" matches /api/v1/orgs bench/lua/matches.lua
+        stop_server
+        rm -rf "$data"
+    done
+done
+echo
+cat "$SUMMARY"
