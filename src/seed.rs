@@ -309,8 +309,13 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
         }
     }
     // Fresh statistics, so the planners use the tag and full-text indexes right away.
-    diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")
-        .map_err(|e| format!("ANALYZE failed: {e}"))?;
+    // (PostgreSQL: VACUUM too, so index-only scans need not visit the freshly written heap.)
+    let statistics = match conn {
+        DbConnection::Pg(_) => "VACUUM ANALYZE",
+        DbConnection::Sqlite(_) => "ANALYZE",
+    };
+    diesel::connection::SimpleConnection::batch_execute(conn, statistics)
+        .map_err(|e| format!("{statistics} failed: {e}"))?;
     Ok(report)
 }
 

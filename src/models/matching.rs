@@ -70,14 +70,6 @@ fn live(c: &mut Conditions, now: NaiveDateTime) {
         .push("listings.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')".into());
 }
 
-fn tag_list(c: &mut Conditions, tags: &[String]) -> String {
-    let params: Vec<String> = tags
-        .iter()
-        .map(|t| c.param(Param::Text(t.clone())))
-        .collect();
-    format!("listing_tags.tag IN ({})", params.join(", "))
-}
-
 /// An organisation's live listings of one kind, with all their tags.
 pub fn own_listings(
     conn: &mut DbConnection,
@@ -109,8 +101,18 @@ pub fn own_listings(
         .collect())
 }
 
-/// Live listings of `kind` outside `exclude_org` that carry any of `tags`, each with the
-/// subset of `tags` it carries.
+/// How many postings of one tag are read at most (the newest). Common tags are carried by
+/// a fixed share of a growing catalogue; reading only their newest postings keeps the cost
+/// of a match bounded while rare tags are always read in full.
+pub const POSTINGS_PER_TAG: usize = 100;
+
+/// Above this many listings a tag counts as common; its document frequency is capped here
+/// so that counting it stays bounded too.
+pub const DF_CAP: usize = 1000;
+
+/// Live listings of `kind` outside `exclude_org` among the newest
+/// [`POSTINGS_PER_TAG`] postings of each of `tags`, each with the subset of `tags` it
+/// carries.
 pub fn candidates(
     conn: &mut DbConnection,
     tags: &[String],
@@ -122,9 +124,20 @@ pub fn candidates(
     if tags.is_empty() {
         return Ok(Vec::new());
     }
+    // The newest postings of every tag first (an index range each), then one join with
+    // the listings that filters them: the work is bounded by the number of tags.
     let mut c = Conditions::default();
-    let in_tags = tag_list(&mut c, tags);
-    c.clauses.push(in_tags);
+    let postings: Vec<String> = tags
+        .iter()
+        .enumerate()
+        .map(|(i, tag)| {
+            let p = c.param(Param::Text(tag.clone()));
+            format!(
+                "SELECT * FROM (SELECT listing_id, tag FROM listing_tags WHERE tag = {p} \
+                 ORDER BY listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS t{i}"
+            )
+        })
+        .collect();
     c.text("listings.kind = ?", kind);
     c.text("listings.org_id <> ?", exclude_org);
     live(&mut c, now);
@@ -142,8 +155,10 @@ pub fn candidates(
         c.clauses.push(format!("listings.trial_available = {p}"));
     }
     let sql = format!(
-        "SELECT listings.id AS listing_id, listings.org_id AS org_id, listings.title AS title, listing_tags.tag AS tag \
-         FROM listing_tags {} listings ON listings.id = listing_tags.listing_id WHERE {}",
+        "SELECT listings.id AS listing_id, listings.org_id AS org_id, listings.title AS title, \
+         postings.tag AS tag FROM ({}) AS postings {} listings ON listings.id = postings.listing_id \
+         WHERE {}",
+        postings.join(" UNION ALL "),
         postings_join(conn),
         c.sql()
     );
@@ -164,33 +179,49 @@ pub fn candidates(
     Ok(by_listing.into_values().collect())
 }
 
-/// How many live listings carry each tag.
+/// How many listings carry each tag (any status; index-only counts, capped at [`DF_CAP`]).
 pub fn document_frequency(
     conn: &mut DbConnection,
     tags: &[String],
-    now: NaiveDateTime,
 ) -> QueryResult<HashMap<String, i64>> {
     if tags.is_empty() {
         return Ok(HashMap::new());
     }
     let mut c = Conditions::default();
-    let in_tags = tag_list(&mut c, tags);
-    c.clauses.push(in_tags);
-    live(&mut c, now);
-    let sql = format!(
-        "SELECT listing_tags.tag AS tag, COUNT(*) AS count FROM listing_tags \
-         {} listings ON listings.id = listing_tags.listing_id WHERE {} GROUP BY listing_tags.tag",
-        postings_join(conn),
-        c.sql()
-    );
-    let rows: Vec<TagCount> = c.run(conn, sql)?;
-    Ok(rows.into_iter().map(|r| (r.tag, r.count)).collect())
+    let counts: Vec<String> = tags
+        .iter()
+        .enumerate()
+        .map(|(i, tag)| {
+            let p = c.param(Param::Text(tag.clone()));
+            let q = c.param(Param::Text(tag.clone()));
+            format!(
+                "SELECT {p} AS tag, COUNT(*) AS count FROM \
+                 (SELECT 1 AS one FROM listing_tags WHERE tag = {q} LIMIT {DF_CAP}) AS d{i}"
+            )
+        })
+        .collect();
+    let rows: Vec<TagCount> = c.run(conn, counts.join(" UNION ALL "))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.tag, r.count))
+        .filter(|(_, n)| *n > 0)
+        .collect())
 }
 
-/// How many listings are published (the N of the IDF weights).
-pub fn published_count(conn: &mut DbConnection) -> QueryResult<i64> {
+/// How many listings there are (the N of the IDF weights, counted like the document
+/// frequencies). PostgreSQL's planner estimate is used when it has one, since an exact
+/// count reads the whole table.
+pub fn listing_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    if let Dialect::Postgres = Dialect::of(conn) {
+        let estimate: Vec<Count> = diesel::sql_query(
+            "SELECT CAST(reltuples AS BIGINT) AS count FROM pg_class WHERE relname = 'listings'",
+        )
+        .load(conn)?;
+        if let Some(n) = estimate.first().map(|r| r.count).filter(|n| *n > 0) {
+            return Ok(n);
+        }
+    }
     let rows: Vec<Count> =
-        diesel::sql_query("SELECT COUNT(*) AS count FROM listings WHERE status = 'published'")
-            .load(conn)?;
+        diesel::sql_query("SELECT COUNT(*) AS count FROM listings").load(conn)?;
     Ok(rows.first().map(|r| r.count).unwrap_or(0))
 }

@@ -122,13 +122,9 @@ fn unique_tags(listings: &[Candidate]) -> Vec<String> {
         .collect()
 }
 
-fn tag_weights(
-    conn: &mut DbConnection,
-    tags: &[String],
-    at: chrono::NaiveDateTime,
-) -> Result<HashMap<String, f64>, ApiError> {
-    let df = queries::document_frequency(conn, tags, at)?;
-    let published = queries::published_count(conn)?;
+fn tag_weights(conn: &mut DbConnection, tags: &[String]) -> Result<HashMap<String, f64>, ApiError> {
+    let df = queries::document_frequency(conn, tags)?;
+    let published = queries::listing_count(conn)?;
     Ok(matching::weights(published, &df))
 }
 
@@ -177,7 +173,7 @@ async fn org_matches(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let weights = tag_weights(conn, &all_tags, at)?;
+        let weights = tag_weights(conn, &all_tags)?;
         let ranked = matching::rank(
             &our_needs,
             &our_offers,
@@ -269,7 +265,7 @@ async fn listing_matches(
             "offer"
         };
         let found = queries::candidates(conn, &tags, opposite, &scope, &listing.org_id, at)?;
-        let weights = tag_weights(conn, &tags, at)?;
+        let weights = tag_weights(conn, &tags)?;
         let mut scored: Vec<(i64, Candidate, f64)> = found
             .into_iter()
             .map(|mut c| {
