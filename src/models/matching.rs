@@ -124,44 +124,40 @@ pub fn candidates(
     if tags.is_empty() {
         return Ok(Vec::new());
     }
-    // The newest postings of every tag first (an index range each), then one join with
-    // the listings that filters them: the work is bounded by the number of tags.
+    // For every tag its newest postings (an index range), joined with their listings and
+    // filtered inside the same part, so each part is a nested loop over at most
+    // POSTINGS_PER_TAG rows on both backends.
+    let join = postings_join(conn);
     let mut c = Conditions::default();
-    let postings: Vec<String> = tags
-        .iter()
-        .enumerate()
-        .map(|(i, tag)| {
-            let p = c.param(Param::Text(tag.clone()));
-            format!(
-                "SELECT * FROM (SELECT listing_id, tag FROM listing_tags WHERE tag = {p} \
-                 ORDER BY listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS t{i}"
-            )
-        })
-        .collect();
-    c.text("listings.kind = ?", kind);
-    c.text("listings.org_id <> ?", exclude_org);
-    live(&mut c, now);
-    for (column, value) in [
-        ("industry", &scope.industry),
-        ("region", &scope.region),
-        ("category", &scope.category),
-    ] {
-        if let Some(value) = value {
-            c.text(&format!("listings.{column} = ?"), value);
+    let mut parts = Vec::with_capacity(tags.len());
+    for (i, tag) in tags.iter().enumerate() {
+        let p = c.param(Param::Text(tag.clone()));
+        c.text("listings.kind = ?", kind);
+        c.text("listings.org_id <> ?", exclude_org);
+        live(&mut c, now);
+        for (column, value) in [
+            ("industry", &scope.industry),
+            ("region", &scope.region),
+            ("category", &scope.category),
+        ] {
+            if let Some(value) = value {
+                c.text(&format!("listings.{column} = ?"), value);
+            }
         }
+        if let Some(trial) = scope.trial {
+            let t = c.param(Param::Bool(trial));
+            c.clauses.push(format!("listings.trial_available = {t}"));
+        }
+        parts.push(format!(
+            "SELECT listings.id AS listing_id, listings.org_id AS org_id, listings.title AS title, \
+             t{i}.tag AS tag FROM (SELECT listing_id, tag FROM listing_tags WHERE tag = {p} \
+             ORDER BY listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS t{i} {join} listings \
+             ON listings.id = t{i}.listing_id WHERE {}",
+            c.sql()
+        ));
+        c.clauses.clear();
     }
-    if let Some(trial) = scope.trial {
-        let p = c.param(Param::Bool(trial));
-        c.clauses.push(format!("listings.trial_available = {p}"));
-    }
-    let sql = format!(
-        "SELECT listings.id AS listing_id, listings.org_id AS org_id, listings.title AS title, \
-         postings.tag AS tag FROM ({}) AS postings {} listings ON listings.id = postings.listing_id \
-         WHERE {}",
-        postings.join(" UNION ALL "),
-        postings_join(conn),
-        c.sql()
-    );
+    let sql = parts.join(" UNION ALL ");
     let rows: Vec<PostingRow> = c.run(conn, sql)?;
     let mut by_listing: BTreeMap<String, Candidate> = BTreeMap::new();
     for row in rows {
