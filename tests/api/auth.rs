@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp, TestUser, JWT_SECRET, PASSWORD};
+use crate::helpers::{error_fields, Backend, Resp, TestApp, TestUser, JWT_SECRET, PASSWORD};
 
 const REGISTER: &str = "/api/v1/auth/register";
 const LOGIN: &str = "/api/v1/auth/login";
@@ -137,21 +137,6 @@ async fn logout(app: &TestApp, access: &str) -> Resp {
     app.call("POST", LOGOUT, Some(access), None, &[]).await
 }
 
-fn field_names(resp: &Resp) -> Vec<String> {
-    resp.body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("problem without `errors`: {}", resp.text))
-        .iter()
-        .map(|e| {
-            assert!(
-                e["message"].as_str().is_some_and(|m| !m.is_empty()),
-                "every field error has a message: {e}"
-            );
-            e["field"].as_str().expect("field name").to_owned()
-        })
-        .collect()
-}
-
 fn user_count(app: &TestApp) -> i64 {
     count(app, "SELECT COUNT(*) AS n FROM users")
 }
@@ -265,7 +250,7 @@ async fn register_invalid_fields_are_all_reported(backend: Backend) {
         )
         .await;
     resp.expect_problem(422);
-    let mut fields = field_names(&resp);
+    let mut fields = error_fields(&resp);
     fields.sort();
     assert_eq!(fields, vec!["display_name", "email", "password"]);
     assert_eq!(user_count(&app), 0);
@@ -284,11 +269,11 @@ async fn register_password_length_bounds(backend: Backend) {
 
     let short = attempt(&app, "jonas.kurz@beratung-vogel.example", "x".repeat(11)).await;
     short.expect_problem(422);
-    assert_eq!(field_names(&short), vec!["password"]);
+    assert_eq!(error_fields(&short), vec!["password"]);
 
     let long = attempt(&app, "jonas.lang@beratung-vogel.example", "y".repeat(129)).await;
     long.expect_problem(422);
-    assert_eq!(field_names(&long), vec!["password"]);
+    assert_eq!(error_fields(&long), vec!["password"]);
 
     // Multi-byte characters count as characters, not bytes: 128 umlauts are accepted.
     attempt(&app, "jonas.min@beratung-vogel.example", "z".repeat(12))
@@ -321,7 +306,7 @@ async fn register_rejects_malformed_bodies(backend: Backend) {
         .await;
     missing.expect_problem(422);
     assert!(
-        field_names(&missing).contains(&"password".to_owned()),
+        error_fields(&missing).contains(&"password".to_owned()),
         "the missing field is named: {}",
         missing.text
     );
@@ -338,7 +323,7 @@ async fn register_rejects_malformed_bodies(backend: Backend) {
         )
         .await;
     wrong_type.expect_problem(422);
-    assert!(!field_names(&wrong_type).is_empty());
+    assert!(!error_fields(&wrong_type).is_empty());
 
     let malformed = app
         .raw(

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp, TestUser};
+use crate::helpers::{enc, Backend, Resp, TestApp, TestUser};
 
 const LISTINGS: &str = "/api/v1/listings";
 
@@ -123,19 +123,6 @@ async fn publish(
         listing(kind, category, title, description, tags),
     )
     .await
-}
-
-/// Percent-encodes a query value.
-fn enc(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `GET /listings?{query}` as `token` (anonymous when `None`); must answer 200 with a page.

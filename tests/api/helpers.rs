@@ -391,6 +391,35 @@ impl TestApp {
     }
 }
 
+/// Percent-encodes a query value.
+pub fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The field names of a validation problem.
+pub fn error_fields(resp: &Resp) -> Vec<String> {
+    resp.body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {}", resp.text))
+        .iter()
+        .map(|e| {
+            assert!(
+                e["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "every field error has a message: {e}"
+            );
+            e["field"].as_str().expect("field name").to_owned()
+        })
+        .collect()
+}
+
 fn display_name(email: &str) -> String {
     email.split('@').next().unwrap_or("user").to_owned()
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp, TestUser};
+use crate::helpers::{error_fields, Backend, Resp, TestApp, TestUser};
 
 const ANNA: &str = "anna@gasthof-sonne.example";
 const JONAS: &str = "jonas@gasthof-sonne.example";
@@ -256,16 +256,6 @@ fn queue_ids(resp: &Resp) -> Vec<String> {
 }
 
 // ---- assertions ------------------------------------------------------------------------
-
-/// The fields a validation problem names.
-fn error_fields(resp: &Resp) -> Vec<String> {
-    resp.body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {}", resp.text))
-        .iter()
-        .map(|e| e["field"].as_str().expect("field").to_owned())
-        .collect()
-}
 
 #[track_caller]
 fn expect_invalid(resp: &Resp, field: &str) {

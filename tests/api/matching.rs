@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp, TestUser};
+use crate::helpers::{enc, Backend, Resp, TestApp, TestUser};
 
 const LISTINGS: &str = "/api/v1/listings";
 
@@ -271,19 +271,6 @@ fn sorted(ids: &[&String]) -> Vec<String> {
     let mut out: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     out.sort();
     out
-}
-
-/// Percent-encodes a query value.
-fn enc(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

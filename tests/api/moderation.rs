@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp, TestUser};
+use crate::helpers::{error_fields, Backend, Resp, TestApp, TestUser};
 
 const QUEUE: &str = "/api/v1/moderation/queue";
 const REPORTS: &str = "/api/v1/reports";
@@ -46,16 +46,6 @@ fn ids(resp: &Resp) -> Vec<String> {
     items(resp)
         .iter()
         .map(|i| i["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
-/// The field names of a validation problem.
-fn error_fields(resp: &Resp) -> Vec<String> {
-    resp.body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {}", resp.text))
-        .iter()
-        .map(|e| e["field"].as_str().expect("field").to_owned())
         .collect()
 }
 

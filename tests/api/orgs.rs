@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp, TestUser};
+use crate::helpers::{error_fields, Backend, Resp, TestApp, TestUser};
 
 const ORGS: &str = "/api/v1/orgs";
 
@@ -68,16 +68,6 @@ async fn directory(app: &TestApp, query: &str) -> Vec<String> {
             None => return seen,
         }
     }
-}
-
-/// The field names of a validation problem.
-fn error_fields(resp: &Resp) -> Vec<String> {
-    resp.body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {}", resp.text))
-        .iter()
-        .map(|e| e["field"].as_str().expect("field").to_owned())
-        .collect()
 }
 
 #[track_caller]

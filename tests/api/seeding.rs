@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{Backend, Resp, TestApp};
+use crate::helpers::{enc, Backend, Resp, TestApp};
 
 /// One line of the logins file.
 #[derive(Debug, Clone)]
@@ -102,18 +102,6 @@ fn items(resp: &Resp) -> &Vec<Value> {
 
 fn next_cursor(resp: &Resp) -> Option<String> {
     resp.body["next_cursor"].as_str().map(str::to_owned)
-}
-
-fn enc(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Every published listing, newest first, as (id, title), following the cursor.
