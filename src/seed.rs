@@ -267,6 +267,18 @@ pub fn password(seed: u64) -> String {
 
 /// Seeds the database and writes `org_id,email,password,api_key` lines to `out`.
 pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedReport, String> {
+    let first = format!("org00000-{}@seed.mutua.example", plan.seed);
+    let seeded: i64 = users::table
+        .filter(users::email.eq(&first))
+        .count()
+        .get_result(conn)
+        .map_err(|e| format!("cannot read the database: {e}"))?;
+    if seeded > 0 {
+        return Err(format!(
+            "the database already holds the data of seed {}; use another --seed or a fresh database",
+            plan.seed
+        ));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let tags = vocabulary();
     let zipf = Zipf::new(tags.len());

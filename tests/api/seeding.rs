@@ -401,7 +401,28 @@ async fn seed_refuses_an_unwritable_logins_file(backend: Backend) {
     assert_eq!(page.body["facets"]["total"], json!(0), "{}", page.text);
 }
 
+/// Seeding the same seed twice into one database is refused with a reason, and the data of
+/// the first run stays as it was.
+async fn reseeding_the_same_seed_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    seed(&app, dir.path(), 4, 2, 9);
+    let before = app.get("/api/v1/listings?limit=100", None).await;
+    let (output, _) = run_seed(&app, dir.path(), 4, 2, 9);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("already holds the data of seed 9"), "{err}");
+    let after = app.get("/api/v1/listings?limit=100", None).await;
+    assert_eq!(
+        after.body["facets"]["total"],
+        before.body["facets"]["total"]
+    );
+    // Another seed still adds its own data.
+    seed(&app, dir.path(), 2, 2, 10);
+}
+
 backends!(
+    reseeding_the_same_seed_is_refused,
     seed_writes_working_logins_and_a_realistic_catalogue,
     same_seed_gives_the_same_data_and_another_seed_other_data,
     seed_refuses_an_unwritable_logins_file,
