@@ -130,9 +130,20 @@ impl Listing {
         ListingStatus::parse(&self.status)
     }
 
-    /// Whether the public can see it: published, not expired.
-    pub fn is_public(&self, now: NaiveDateTime) -> bool {
-        self.status == ListingStatus::Published.as_str() && self.expires_at.is_none_or(|e| e > now)
+    /// Whether the public can see it: published, not expired, and its organisation is not
+    /// suspended (a primary-key lookup, only for listings that pass the first two tests).
+    pub fn is_public(&self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
+        if self.status != ListingStatus::Published.as_str()
+            || self.expires_at.is_some_and(|e| e <= now)
+        {
+            return Ok(false);
+        }
+        let status: Option<String> = crate::db::schema::orgs::table
+            .find(&self.org_id)
+            .select(crate::db::schema::orgs::status)
+            .first(conn)
+            .optional()?;
+        Ok(status.as_deref() == Some("active"))
     }
 
     /// Whether it has an edit waiting for review.

@@ -116,7 +116,7 @@ pub fn is_insider(
 /// listings the caller cannot see are 404, visible ones it cannot change 403.
 fn writable(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Listing, ApiError> {
     let found = listing::lock(conn, id)?;
-    if !is_insider(conn, Some(principal), &found)? && !found.is_public(now()) {
+    if !is_insider(conn, Some(principal), &found)? && !found.is_public(conn, now())? {
         return Err(ApiError::NotFound(format!("listing {id} does not exist")));
     }
     authorize_org(conn, principal, &found.org_id, OrgNeed::Write)?;
@@ -236,7 +236,7 @@ async fn get_listing(
         let found = Listing::find(conn, &id)?
             .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
         let insider = is_insider(conn, caller.0.as_ref(), &found)?;
-        if !insider && !found.is_public(now()) {
+        if !insider && !found.is_public(conn, now())? {
             return Err(ApiError::NotFound(format!("listing {id} does not exist")));
         }
         Ok((found, insider))

@@ -254,7 +254,7 @@ async fn listing_matches(
         let at = now();
         let listing = Listing::find(conn, &id)?
             .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
-        if !listing.is_public(at) && !is_insider(conn, caller.0.as_ref(), &listing)? {
+        if !listing.is_public(conn, at)? && !is_insider(conn, caller.0.as_ref(), &listing)? {
             return Err(ApiError::NotFound(format!("listing {id} does not exist")));
         }
         let scope = query.scope(&listing.industry);

@@ -79,7 +79,7 @@ fn check_target(
         TargetType::Listing => {
             let listing = Listing::find(conn, id)?.ok_or_else(missing)?;
             let principal = crate::auth::Principal::User(user.clone());
-            if !listing.is_public(now()) && !is_insider(conn, Some(&principal), &listing)? {
+            if !listing.is_public(conn, now())? && !is_insider(conn, Some(&principal), &listing)? {
                 return Err(missing());
             }
         }

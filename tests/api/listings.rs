@@ -1380,6 +1380,44 @@ async fn daily_submission_quota_answers_429(backend: Backend) {
 
 // ---- suspended organisations -----------------------------------------------------------
 
+/// A suspended organisation's published listings vanish for the public everywhere — by
+/// id, in their matches and as report targets — while its own members still see them.
+async fn suspended_organisations_listings_are_hidden_from_the_public(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (anna, org) = sonne(&app).await;
+    let mira = moderator(&app).await;
+    let public = published(&app, &anna, &mira, trial_offer(&org)).await;
+    read(&app, &public, None).await.expect(200);
+    app.get(&format!("/api/v1/listings/{public}/matches"), None)
+        .await
+        .expect(200);
+
+    app.sql(&format!(
+        "UPDATE orgs SET status = 'suspended' WHERE id = '{org}'"
+    ));
+
+    read(&app, &public, None).await.expect_problem(404);
+    app.get(&format!("/api/v1/listings/{public}/matches"), None)
+        .await
+        .expect_problem(404);
+    let outsider = app.user("lea@seehotel.example").await;
+    read(&app, &public, Some(&outsider.access))
+        .await
+        .expect_problem(404);
+    let report = app
+        .post(
+            "/api/v1/reports",
+            Some(&outsider.access),
+            json!({"target_type": "listing", "target_id": public, "reason": "spam", "details": ""}),
+        )
+        .await;
+    report.expect_problem(404);
+    let own = read(&app, &public, Some(&anna.access)).await;
+    own.expect(200);
+    assert_eq!(own.body["status"], json!("published"));
+    read(&app, &public, Some(&mira.access)).await.expect(200);
+}
+
 async fn suspended_organisation_cannot_write_listings(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (anna, org) = sonne(&app).await;
@@ -1563,6 +1601,7 @@ async fn reject_and_remove_require_a_reason(backend: Backend) {
 }
 
 backends!(
+    suspended_organisations_listings_are_hidden_from_the_public,
     create_returns_a_draft_with_location_and_etag,
     create_rejects_invalid_fields_naming_each,
     create_needs_a_member_or_a_write_key,
