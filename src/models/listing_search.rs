@@ -118,6 +118,16 @@ fn conditions(query: &CatalogueQuery, dialect: Dialect) -> Conditions {
 }
 
 #[derive(QueryableByName)]
+struct KindCategoryCount {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+#[derive(QueryableByName)]
 struct ScoredListing {
     #[diesel(embed)]
     listing: Listing,
@@ -161,15 +171,29 @@ pub fn page(
 /// Facet counts over the whole result.
 pub fn facets(conn: &mut DbConnection, query: &CatalogueQuery) -> QueryResult<Facets> {
     let c = conditions(query, Dialect::of(conn));
-    let by = |column: &str| {
+    // Kind and category in one pass over the result.
+    let pairs: Vec<KindCategoryCount> = c.run(
+        conn,
         format!(
-            "SELECT listings.{column} AS value, COUNT(*) AS count FROM listings WHERE {} \
-             GROUP BY listings.{column} ORDER BY count DESC, value ASC",
+            "SELECT listings.kind AS kind, listings.category AS category, COUNT(*) AS count \
+             FROM listings WHERE {} GROUP BY listings.kind, listings.category",
             c.sql()
-        )
+        ),
+    )?;
+    let tally = |value_of: fn(&KindCategoryCount) -> &String| {
+        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+        for pair in &pairs {
+            *counts.entry(value_of(pair).clone()).or_default() += pair.count;
+        }
+        let mut out: Vec<FacetCount> = counts
+            .into_iter()
+            .map(|(value, count)| FacetCount { value, count })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+        out
     };
-    let kind: Vec<FacetCount> = c.run(conn, by("kind"))?;
-    let category: Vec<FacetCount> = c.run(conn, by("category"))?;
+    let kind = tally(|p| &p.kind);
+    let category = tally(|p| &p.category);
     let tags: Vec<FacetCount> = c.run(
         conn,
         format!(
