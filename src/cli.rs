@@ -234,7 +234,9 @@ fn serve(config: &Config) -> Result<(), String> {
     })
 }
 
-fn open(config: &Config) -> Result<db::Pool, String> {
+/// A migrated connection to the configured database, for the one-shot commands, with the
+/// migrations it applied.
+fn open(config: &Config) -> Result<(Backend, db::PooledConnection, Vec<String>), String> {
     let backend = Backend::from_url(&config.database_url());
     let pool = db::connect(
         &backend,
@@ -244,8 +246,8 @@ fn open(config: &Config) -> Result<db::Pool, String> {
     let mut conn = pool
         .get()
         .map_err(|e| format!("cannot open database connection: {e}"))?;
-    db::migrate(&mut conn)?;
-    Ok(pool)
+    let applied = db::migrate(&mut conn)?;
+    Ok((backend, conn, applied))
 }
 
 fn seed_demo(
@@ -255,10 +257,7 @@ fn seed_demo(
     seed: u64,
     out: &std::path::Path,
 ) -> Result<(), String> {
-    let pool = open(config)?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot open database connection: {e}"))?;
+    let (_, mut conn, _) = open(config)?;
     let started = std::time::Instant::now();
     let plan = crate::seed::SeedPlan {
         orgs,
@@ -278,16 +277,7 @@ fn seed_demo(
 }
 
 fn migrate(config: &Config) -> Result<(), String> {
-    let backend = Backend::from_url(&config.database_url());
-    let pool = db::connect(
-        &backend,
-        1,
-        Duration::from_secs(config.db_timeout_secs.max(1)),
-    )?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot open database connection: {e}"))?;
-    let applied = db::migrate(&mut conn)?;
+    let (backend, _, applied) = open(config)?;
     if applied.is_empty() {
         println!("{}: up to date", backend.display_url());
     } else {
@@ -315,10 +305,7 @@ fn create_admin(
             .collect();
         return Err(reasons.join("; "));
     }
-    let pool = open(config)?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot open database connection: {e}"))?;
+    let (_, mut conn, _) = open(config)?;
     let conn = &mut *conn;
     let existing = User::find_by_email(conn, &email).map_err(|e| e.to_string())?;
     match existing {

@@ -27,6 +27,9 @@ pub enum DbConnection {
 /// The connection pool shared by all workers.
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
+/// A connection checked out of the pool.
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
 /// Which backend a database URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {

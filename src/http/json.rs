@@ -77,6 +77,16 @@ fn missing_field(message: &str) -> String {
         .to_owned()
 }
 
+/// For optional PATCH fields: tells a present `null` (`Some(None)`, "clear it") from an
+/// absent field (`None`, "leave it"). Use with `#[serde(default, deserialize_with = ...)]`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
 /// serde_json appends " at line 1 column 9"; the field name says more.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {

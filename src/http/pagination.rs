@@ -118,6 +118,23 @@ pub fn encode_keyed(key: i64, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("k:{key}:{id}"))
 }
 
+/// Cuts rows fetched with `limit + 1` down to one page: the extra row means another page
+/// follows, and `cursor_of` turns the page's last row into its cursor.
+pub fn cut<R>(
+    mut rows: Vec<R>,
+    limit: i64,
+    cursor_of: impl Fn(&R) -> String,
+) -> (Vec<R>, Option<String>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    let next_cursor = if more {
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    (rows, next_cursor)
+}
+
 /// One page of a list.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
@@ -129,18 +146,12 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Builds a page from `request.fetch()` rows, turning the extra row into a cursor.
     pub fn from_rows<R>(
-        mut rows: Vec<R>,
+        rows: Vec<R>,
         request: &PageRequest,
         id_of: impl Fn(&R) -> String,
         view: impl Fn(R) -> Result<T, ApiError>,
     ) -> Result<Page<T>, ApiError> {
-        let more = rows.len() as i64 > request.limit;
-        rows.truncate(request.limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|r| encode_id(&id_of(r)))
-        } else {
-            None
-        };
+        let (rows, next_cursor) = cut(rows, request.limit, |r| encode_id(&id_of(r)));
         let items = rows.into_iter().map(view).collect::<Result<Vec<_>, _>>()?;
         Ok(Page { items, next_cursor })
     }

@@ -77,6 +77,12 @@ impl Checks {
         email
     }
 
+    /// Trims, checks (2–80 characters) and lower-cases an industry: industries are compared
+    /// exactly, in matching and in filters.
+    pub fn industry(&mut self, field: &str, value: &str) -> String {
+        self.text(field, value, 2, 80).to_lowercase()
+    }
+
     /// Normalises and checks a tag list: 1–10 distinct tags (see [`normalize_tag`]).
     pub fn tags(&mut self, field: &str, tags: &[String]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();

@@ -206,15 +206,10 @@ async fn search_listings(
         Ok((rows, facets, insider))
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = match (more, rows.last()) {
-        (true, Some((last, score))) => Some(match sort {
-            SortOrder::Relevance => pagination::encode_keyed(*score as i64, &last.id),
-            SortOrder::Newest => pagination::encode_id(&last.id),
-        }),
-        _ => None,
-    };
+    let (rows, next_cursor) = pagination::cut(rows, limit, |(last, score)| match sort {
+        SortOrder::Relevance => pagination::encode_keyed(*score as i64, &last.id),
+        SortOrder::Newest => pagination::encode_id(&last.id),
+    });
     let items = rows
         .iter()
         .map(|(l, _)| l.view(insider))

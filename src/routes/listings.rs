@@ -3,7 +3,7 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -65,22 +65,16 @@ pub struct UpdateListingRequest {
     pub tags: Option<Vec<String>>,
     pub category: Option<ListingCategory>,
     pub industry: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::json::present")]
     #[schema(value_type = Option<String>)]
     pub region: Option<Option<String>>,
     pub trial_available: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::json::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-fn listing_response(
+pub(crate) fn listing_response(
     status: actix_web::http::StatusCode,
     listing: &Listing,
     private: bool,
@@ -116,11 +110,18 @@ pub fn is_insider(
 /// listings the caller cannot see are 404, visible ones it cannot change 403.
 fn writable(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Listing, ApiError> {
     let found = listing::lock(conn, id)?;
-    if !is_insider(conn, Some(principal), &found)? && !found.is_public(conn, now())? {
-        return Err(ApiError::NotFound(format!("listing {id} does not exist")));
+    match authorize_org(conn, principal, &found.org_id, OrgNeed::Write) {
+        Ok(_) => Ok(found),
+        // Only refusals need the visibility check: a listing the caller cannot see is 404.
+        Err(ApiError::Forbidden(reason)) => {
+            if is_insider(conn, Some(principal), &found)? || found.is_public(conn, now())? {
+                Err(ApiError::Forbidden(reason))
+            } else {
+                Err(ApiError::NotFound(format!("listing {id} does not exist")))
+            }
+        }
+        Err(other) => Err(other),
     }
-    authorize_org(conn, principal, &found.org_id, OrgNeed::Write)?;
-    Ok(found)
 }
 
 /// Creates a listing as a `draft` (members of the organisation, or its `write` key).
@@ -153,7 +154,7 @@ async fn create_listing(
     let industry = body
         .industry
         .as_deref()
-        .map(|i| checks.text("industry", i, 2, 80).to_lowercase());
+        .map(|i| checks.industry("industry", i));
     let region = checks.optional_text("region", body.region.as_deref(), 80);
     let expires_at = checks.future("expires_at", body.expires_at, at);
     checks.finish()?;
@@ -290,7 +291,7 @@ async fn update_listing(
     let industry = body
         .industry
         .as_deref()
-        .map(|i| checks.text("industry", i, 2, 80).to_lowercase());
+        .map(|i| checks.industry("industry", i));
     let region = body
         .region
         .map(|r| checks.optional_text("region", r.as_deref(), 80));

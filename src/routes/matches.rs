@@ -201,15 +201,12 @@ async fn org_matches(
         Ok((ranked, names))
     })
     .await?;
-    let more = ranked.len() as i64 > limit;
-    let ranked: Vec<_> = ranked.into_iter().take(limit as usize).collect();
-    let next_cursor = match (more, ranked.last()) {
-        (true, Some(last)) => Some(pagination::encode_keyed(
+    let (ranked, next_cursor) = pagination::cut(ranked, limit, |last| {
+        pagination::encode_keyed(
             matching::rank_key(last.reciprocal, last.score),
             &last.org_id,
-        )),
-        _ => None,
-    };
+        )
+    });
     let items = ranked
         .into_iter()
         .map(|p| {
@@ -303,12 +300,9 @@ async fn listing_matches(
         Ok(rows)
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = match (more, rows.last()) {
-        (true, Some((key, listing, _, _))) => Some(pagination::encode_keyed(*key, &listing.id)),
-        _ => None,
-    };
+    let (rows, next_cursor) = pagination::cut(rows, limit, |(key, listing, _, _)| {
+        pagination::encode_keyed(*key, &listing.id)
+    });
     let items = rows
         .into_iter()
         .map(|(_, listing, score, tags)| {

@@ -17,6 +17,7 @@ use crate::models::listing::{self, Decision, ListingView};
 use crate::models::org::OrgView;
 use crate::models::user::UserView;
 use crate::moderation;
+use crate::routes::listings::listing_response;
 use crate::startup::AppState;
 
 /// Routes of this module.
@@ -117,18 +118,13 @@ async fn queue(
         ))
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = match (more, rows.last()) {
-        (true, Some(last)) => {
-            let at = last
-                .submitted_at
-                .map(|t| t.and_utc().timestamp_micros())
-                .unwrap_or(0);
-            Some(pagination::encode_keyed(at, &last.id))
-        }
-        _ => None,
-    };
+    let (rows, next_cursor) = pagination::cut(rows, limit, |last| {
+        let at = last
+            .submitted_at
+            .map(|t| t.and_utc().timestamp_micros())
+            .unwrap_or(0);
+        pagination::encode_keyed(at, &last.id)
+    });
     let items = rows
         .iter()
         .map(|l| l.view(true))
@@ -157,9 +153,7 @@ async fn decide(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", crate::http::etag::etag(listing.version)))
-        .json(listing.view(true)?))
+    listing_response(actix_web::http::StatusCode::OK, &listing, true)
 }
 
 /// Approves a submitted listing (it becomes public) or a published listing's pending edit.

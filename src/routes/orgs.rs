@@ -1,7 +1,7 @@
 //! `/orgs`: create, directory, public profile, update.
 
 use actix_web::{get, patch, post, web, HttpResponse};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -49,20 +49,15 @@ pub struct CreateOrgRequest {
 pub struct UpdateOrgRequest {
     pub name: Option<String>,
     pub industry: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::json::present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::json::present")]
     #[schema(value_type = Option<String>)]
     pub website: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::json::present")]
     #[schema(value_type = Option<String>)]
     pub region: Option<Option<String>>,
-}
-
-/// Tells a present `null` (`Some(None)`) from an absent field (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Directory filters.
@@ -110,7 +105,7 @@ async fn create_org(
     let org = Org {
         id: new_id(),
         name: checks.text("name", &body.name, 2, 120),
-        industry: normalize_industry(&mut checks, &body.industry),
+        industry: checks.industry("industry", &body.industry),
         description: checks.optional_text("description", body.description.as_deref(), 2000),
         website: checks.optional_url("website", body.website.as_deref()),
         region: checks.optional_text("region", body.region.as_deref(), 80),
@@ -145,11 +140,6 @@ async fn create_org(
         },
     )
     .await
-}
-
-/// Industries are compared exactly, so they are stored trimmed and lower-cased.
-fn normalize_industry(checks: &mut Checks, value: &str) -> String {
-    checks.text("industry", value, 2, 80).to_lowercase()
 }
 
 /// The public directory of organisations, oldest first.
@@ -254,7 +244,7 @@ async fn update_org(
         industry: body
             .industry
             .as_deref()
-            .map(|i| normalize_industry(&mut checks, i)),
+            .map(|i| checks.industry("industry", i)),
         description: body
             .description
             .map(|d| checks.optional_text("description", d.as_deref(), 2000)),
