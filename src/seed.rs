@@ -320,6 +320,8 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
     }
+    crate::models::matching::recount_tag_stats(conn)
+        .map_err(|e| format!("counting tags failed: {e}"))?;
     // Fresh statistics, so the planners use the tag and full-text indexes right away.
     // (PostgreSQL: VACUUM too, so index-only scans need not visit the freshly written heap.)
     let statistics = match conn {
@@ -479,22 +481,25 @@ fn seed_listing(
         search::fold(&chosen.join(" ")),
         search::fold(&description),
     );
+    let category = if rng.gen_bool(0.6) {
+        "expertise"
+    } else {
+        "resource"
+    };
+    let trial = rng.gen_bool(0.2);
+    let kind = if offer { "offer" } else { "need" };
     diesel::insert_into(listings::table)
         .values((
             listings::id.eq(&id),
             listings::org_id.eq(org_id),
-            listings::kind.eq(if offer { "offer" } else { "need" }),
-            listings::category.eq(if rng.gen_bool(0.6) {
-                "expertise"
-            } else {
-                "resource"
-            }),
+            listings::kind.eq(kind),
+            listings::category.eq(category),
             listings::title.eq(&title),
             listings::description.eq(&description),
             listings::tags.eq(&tag_text),
             listings::industry.eq(INDUSTRY),
             listings::region.eq(Some(region)),
-            listings::trial_available.eq(rng.gen_bool(0.2)),
+            listings::trial_available.eq(trial),
             listings::status.eq(status.as_str()),
             listings::version.eq(1),
             listings::submitted_at.eq((status != ListingStatus::Draft).then_some(at)),
@@ -508,7 +513,17 @@ fn seed_listing(
         .execute(conn)?;
     for tag in &chosen {
         diesel::insert_into(listing_tags::table)
-            .values((listing_tags::listing_id.eq(&id), listing_tags::tag.eq(tag)))
+            .values((
+                listing_tags::listing_id.eq(&id),
+                listing_tags::tag.eq(tag),
+                listing_tags::org_id.eq(org_id),
+                listing_tags::kind.eq(kind),
+                listing_tags::status.eq(status.as_str()),
+                listing_tags::industry.eq(INDUSTRY),
+                listing_tags::category.eq(category),
+                listing_tags::region.eq(Some(region)),
+                listing_tags::trial_available.eq(trial),
+            ))
             .execute(conn)?;
     }
     search::index_new(conn, &id, &search_title, &search_tags, &search_body)?;

@@ -143,6 +143,21 @@ diesel::table! {
     listing_tags (listing_id, tag) {
         listing_id -> Text,
         tag -> Text,
+        org_id -> Text,
+        kind -> Text,
+        status -> Text,
+        industry -> Text,
+        category -> Text,
+        region -> Nullable<Text>,
+        trial_available -> Bool,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tag_stats (tag) {
+        tag -> Text,
+        published -> BigInt,
     }
 }
 
@@ -197,6 +212,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limit_buckets,
     listings,
     listing_tags,
+    tag_stats,
     reports,
     modlog,
 );

@@ -45,8 +45,9 @@ text_enum! {
     }
 }
 
-/// A stored listing row.
-#[derive(Debug, Clone, Queryable, QueryableByName, Insertable)]
+/// A stored listing row (without the folded search columns, which only the index
+/// maintenance writes and only SQL reads).
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = listings)]
 pub struct Listing {
     pub id: String,
@@ -71,9 +72,6 @@ pub struct Listing {
     pub published_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-    pub search_title: String,
-    pub search_tags: String,
-    pub search_body: String,
 }
 
 /// An edit of a published listing's public text, waiting for review.
@@ -133,9 +131,7 @@ impl Listing {
     /// Whether the public can see it: published, not expired, and its organisation is not
     /// suspended (a primary-key lookup, only for listings that pass the first two tests).
     pub fn is_public(&self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
-        if self.status != ListingStatus::Published.as_str()
-            || self.expires_at.is_some_and(|e| e <= now)
-        {
+        if !self.is_live(now) {
             return Ok(false);
         }
         let status: Option<String> = crate::db::schema::orgs::table
@@ -144,6 +140,11 @@ impl Listing {
             .first(conn)
             .optional()?;
         Ok(status.as_deref() == Some("active"))
+    }
+
+    /// Published and not expired (public unless its organisation is suspended).
+    pub fn is_live(&self, now: NaiveDateTime) -> bool {
+        self.status == ListingStatus::Published.as_str() && self.expires_at.is_none_or(|e| e > now)
     }
 
     /// Whether it has an edit waiting for review.
@@ -193,12 +194,31 @@ impl Listing {
         diesel::insert_into(listings::table)
             .values(self)
             .execute(conn)?;
-        sync_text(conn, &self.id)
+        sync_text(conn, &self.id)?;
+        Ok(sync_postings(conn, None, Some(self))?)
     }
 
     /// Finds a listing by id.
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Listing>> {
-        listings::table.find(id).first(conn).optional()
+        listings::table
+            .find(id)
+            .select(Listing::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Finds a listing by id with its organisation's status, in one statement.
+    pub fn find_with_org_status(
+        conn: &mut DbConnection,
+        id: &str,
+    ) -> QueryResult<Option<(Listing, String)>> {
+        use crate::db::schema::orgs;
+        listings::table
+            .inner_join(orgs::table)
+            .filter(listings::id.eq(id))
+            .select((Listing::as_select(), orgs::status))
+            .first(conn)
+            .optional()
     }
 
     /// Counts an organisation's live listings (draft, pending or published).
@@ -218,7 +238,7 @@ pub fn illegal(action: &str, status: &str) -> ApiError {
     ))
 }
 
-/// Re-derives the folded search text, the public tag rows and the FTS entry from the
+/// Re-derives the folded search text and the FTS entry from the
 /// listing's main text (for published listings that is the approved text).
 pub fn sync_text(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
     let listing = Listing::find(conn, id)?
@@ -233,18 +253,75 @@ pub fn sync_text(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
             listings::search_body.eq(&body),
         ))
         .execute(conn)?;
-    diesel::delete(listing_tags::table.filter(listing_tags::listing_id.eq(id))).execute(conn)?;
-    for tag in split_tags(&listing.tags) {
-        diesel::insert_into(listing_tags::table)
-            .values((listing_tags::listing_id.eq(id), listing_tags::tag.eq(tag)))
-            .execute(conn)?;
-    }
     search::index(conn, id, &title, &tags, &body)?;
+    Ok(())
+}
+
+/// What the tag postings copy from a listing; they are rewritten when it changes.
+fn posting_fields(l: &Listing) -> impl PartialEq + '_ {
+    (
+        (&l.tags, &l.status, &l.kind, &l.category, &l.industry),
+        (&l.org_id, &l.region, l.trial_available, l.expires_at),
+    )
+}
+
+/// Keeps a listing's tag postings (`listing_tags`, one row per public tag with the columns
+/// matching filters on) and the published-listing counts in `tag_stats` in step with the
+/// listing, from its state `before` a change to its state `after` (`None`: not stored).
+pub fn sync_postings(
+    conn: &mut DbConnection,
+    before: Option<&Listing>,
+    after: Option<&Listing>,
+) -> QueryResult<()> {
+    let Some(id) = after.or(before).map(|l| l.id.as_str()) else {
+        return Ok(());
+    };
+    if let (Some(b), Some(a)) = (before, after) {
+        if posting_fields(b) == posting_fields(a) {
+            return Ok(());
+        }
+    }
+    diesel::delete(listing_tags::table.filter(listing_tags::listing_id.eq(id))).execute(conn)?;
+    if let Some(l) = after {
+        for tag in split_tags(&l.tags) {
+            diesel::insert_into(listing_tags::table)
+                .values((
+                    listing_tags::listing_id.eq(&l.id),
+                    listing_tags::tag.eq(tag),
+                    listing_tags::org_id.eq(&l.org_id),
+                    listing_tags::kind.eq(&l.kind),
+                    listing_tags::status.eq(&l.status),
+                    listing_tags::industry.eq(&l.industry),
+                    listing_tags::category.eq(&l.category),
+                    listing_tags::region.eq(&l.region),
+                    listing_tags::trial_available.eq(l.trial_available),
+                    listing_tags::expires_at.eq(l.expires_at),
+                ))
+                .execute(conn)?;
+        }
+    }
+    // Published-listing counts: -1 for each tag the listing stops counting for, +1 for each
+    // it starts to; the empty tag counts the listings themselves.
+    let mut delta: std::collections::BTreeMap<String, i64> = Default::default();
+    for (listing, sign) in [(before, -1), (after, 1)] {
+        if let Some(l) = listing.filter(|l| l.status == "published") {
+            *delta.entry(String::new()).or_default() += sign;
+            for tag in split_tags(&l.tags) {
+                *delta.entry(tag).or_default() += sign;
+            }
+        }
+    }
+    for (tag, change) in delta.into_iter().filter(|(_, d)| *d != 0) {
+        crate::models::matching::count_published(conn, &tag, change)?;
+    }
     Ok(())
 }
 
 /// Deletes a listing and its index entries.
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
+    if let Some(listing) = Listing::find(conn, id)? {
+        sync_postings(conn, Some(&listing), None)?;
+    }
     search::unindex(conn, id)?;
     diesel::delete(listings::table.find(id)).execute(conn)?;
     Ok(())
@@ -314,7 +391,10 @@ pub fn apply(
     if update.touches_text() {
         sync_text(conn, &current.id)?;
     }
-    Listing::find(conn, &current.id)?.ok_or_else(|| ApiError::NotFound("listing vanished".into()))
+    let changed = Listing::find(conn, &current.id)?
+        .ok_or_else(|| ApiError::NotFound("listing vanished".into()))?;
+    sync_postings(conn, Some(current), Some(&changed))?;
+    Ok(changed)
 }
 
 /// A moderator's decision on a listing.
@@ -417,7 +497,10 @@ pub fn review_queue(
     let waiting = listings::status
         .eq("pending_review")
         .or(listings::pending_title.is_not_null());
-    let mut query = listings::table.filter(waiting).into_boxed();
+    let mut query = listings::table
+        .filter(waiting)
+        .select(Listing::as_select())
+        .into_boxed();
     if let Some((at, id)) = after {
         query = query.filter(
             listings::submitted_at

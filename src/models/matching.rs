@@ -1,6 +1,7 @@
-//! The queries behind matching. Every candidate query starts from the tag postings
-//! (`listing_tags (tag, listing_id)` index) for the tags in question, so it reads only
-//! listings that share a tag.
+//! The queries behind matching. Candidates come from the tag postings (`listing_tags`),
+//! which carry the columns matching filters on, so the `listing_tags_match` index
+//! `(tag, kind, status, listing_id, …)` answers "the newest live listings of kind K with tag
+//! T" as one index range without visiting `listings`. Weights come from `tag_stats`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,20 +10,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use super::listing::split_tags;
+use crate::db::schema::{listing_tags, listings, orgs, tag_stats};
 use crate::db::sql::{Conditions, Param};
 use crate::db::DbConnection;
 use crate::matching::Candidate;
 use crate::search::Dialect;
-
-/// The join keyword that makes the tag postings the outer side of the join. SQLite treats
-/// `CROSS JOIN` as "keep this order", so the plan starts from the tag index even before
-/// `ANALYZE` has statistics; PostgreSQL plans by its own statistics.
-fn postings_join(conn: &DbConnection) -> &'static str {
-    match Dialect::of(conn) {
-        Dialect::Sqlite => "CROSS JOIN",
-        Dialect::Postgres => "JOIN",
-    }
-}
 
 /// Which other listings may match.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +26,50 @@ pub struct MatchScope {
     pub trial: Option<bool>,
 }
 
+/// An organisation's live listings: its needs and its offers, with all their tags.
+pub fn own_listings(
+    conn: &mut DbConnection,
+    org_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<(Vec<Candidate>, Vec<Candidate>)> {
+    let rows: Vec<(String, String, String, String)> = listings::table
+        .filter(listings::org_id.eq(org_id))
+        .filter(listings::status.eq("published"))
+        .filter(
+            listings::expires_at
+                .is_null()
+                .or(listings::expires_at.gt(now)),
+        )
+        .select((
+            listings::id,
+            listings::kind,
+            listings::title,
+            listings::tags,
+        ))
+        .order(listings::id.asc())
+        .load(conn)?;
+    let (mut needs, mut offers) = (Vec::new(), Vec::new());
+    for (listing_id, kind, title, tags) in rows {
+        let candidate = Candidate {
+            listing_id,
+            org_id: org_id.to_owned(),
+            title,
+            tags: split_tags(&tags),
+        };
+        if kind == "need" {
+            needs.push(candidate);
+        } else {
+            offers.push(candidate);
+        }
+    }
+    Ok((needs, offers))
+}
+
+/// How many postings of one tag are read at most (the newest that pass the filters).
+/// Common tags are carried by a fixed share of a growing catalogue; reading only their
+/// newest postings keeps the cost of a match bounded while rare tags are read in full.
+pub const POSTINGS_PER_TAG: i64 = 100;
+
 #[derive(QueryableByName)]
 struct PostingRow {
     #[diesel(sql_type = Text)]
@@ -41,78 +77,12 @@ struct PostingRow {
     #[diesel(sql_type = Text)]
     org_id: String,
     #[diesel(sql_type = Text)]
-    title: String,
-    #[diesel(sql_type = Text)]
     tag: String,
 }
 
-#[derive(QueryableByName)]
-struct TagCount {
-    #[diesel(sql_type = Text)]
-    tag: String,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-fn live(c: &mut Conditions, now: NaiveDateTime) {
-    c.clauses.push("listings.status = 'published'".into());
-    let p = c.param(Param::Time(now));
-    c.clauses.push(format!(
-        "(listings.expires_at IS NULL OR listings.expires_at > {p})"
-    ));
-    c.clauses
-        .push("listings.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')".into());
-}
-
-/// An organisation's live listings of one kind, with all their tags.
-pub fn own_listings(
-    conn: &mut DbConnection,
-    org_id: &str,
-    kind: &str,
-    now: NaiveDateTime,
-) -> QueryResult<Vec<Candidate>> {
-    use crate::db::schema::listings;
-    let rows: Vec<(String, String, String)> = listings::table
-        .filter(listings::org_id.eq(org_id))
-        .filter(listings::kind.eq(kind))
-        .filter(listings::status.eq("published"))
-        .filter(
-            listings::expires_at
-                .is_null()
-                .or(listings::expires_at.gt(now)),
-        )
-        .select((listings::id, listings::title, listings::tags))
-        .order(listings::id.asc())
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(listing_id, title, tags)| Candidate {
-            listing_id,
-            org_id: org_id.to_owned(),
-            title,
-            tags: split_tags(&tags),
-        })
-        .collect())
-}
-
-/// How many postings of one tag are read at most (the newest). Common tags are carried by
-/// a fixed share of a growing catalogue; reading only their newest postings keeps the cost
-/// of a match bounded while rare tags are always read in full.
-pub const POSTINGS_PER_TAG: usize = 100;
-
-/// Above this many listings a tag counts as common; its document frequency is capped here
-/// so that counting it stays bounded too.
-pub const DF_CAP: usize = 1000;
-
-/// Live listings of `kind` outside `exclude_org` among the newest
-/// [`POSTINGS_PER_TAG`] postings of each of `tags`, each with the subset of `tags` it
-/// carries.
+/// Live listings of `kind` outside `exclude_org` (and outside suspended organisations)
+/// among the newest [`POSTINGS_PER_TAG`] such postings of each of `tags`, each with the
+/// subset of `tags` it carries. Titles are left empty; see [`titles`].
 pub fn candidates(
     conn: &mut DbConnection,
     tags: &[String],
@@ -121,44 +91,10 @@ pub fn candidates(
     exclude_org: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Candidate>> {
-    if tags.is_empty() {
-        return Ok(Vec::new());
-    }
-    // For every tag its newest postings (an index range), joined with their listings and
-    // filtered inside the same part, so each part is a nested loop over at most
-    // POSTINGS_PER_TAG rows on both backends.
-    let join = postings_join(conn);
-    let mut c = Conditions::default();
-    let mut parts = Vec::with_capacity(tags.len());
-    for (i, tag) in tags.iter().enumerate() {
-        let p = c.param(Param::Text(tag.clone()));
-        c.text("listings.kind = ?", kind);
-        c.text("listings.org_id <> ?", exclude_org);
-        live(&mut c, now);
-        for (column, value) in [
-            ("industry", &scope.industry),
-            ("region", &scope.region),
-            ("category", &scope.category),
-        ] {
-            if let Some(value) = value {
-                c.text(&format!("listings.{column} = ?"), value);
-            }
-        }
-        if let Some(trial) = scope.trial {
-            let t = c.param(Param::Bool(trial));
-            c.clauses.push(format!("listings.trial_available = {t}"));
-        }
-        parts.push(format!(
-            "SELECT listings.id AS listing_id, listings.org_id AS org_id, listings.title AS title, \
-             t{i}.tag AS tag FROM (SELECT listing_id, tag FROM listing_tags WHERE tag = {p} \
-             ORDER BY listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS t{i} {join} listings \
-             ON listings.id = t{i}.listing_id WHERE {}",
-            c.sql()
-        ));
-        c.clauses.clear();
-    }
-    let sql = parts.join(" UNION ALL ");
-    let rows: Vec<PostingRow> = c.run(conn, sql)?;
+    let rows = match Dialect::of(conn) {
+        Dialect::Sqlite => postings_per_tag(conn, tags, kind, scope, exclude_org, now)?,
+        Dialect::Postgres => postings_lateral(conn, tags, kind, scope, exclude_org, now)?,
+    };
     let mut by_listing: BTreeMap<String, Candidate> = BTreeMap::new();
     for row in rows {
         by_listing
@@ -166,7 +102,7 @@ pub fn candidates(
             .or_insert_with(|| Candidate {
                 listing_id: row.listing_id,
                 org_id: row.org_id,
-                title: row.title,
+                title: String::new(),
                 tags: Vec::new(),
             })
             .tags
@@ -175,49 +111,164 @@ pub fn candidates(
     Ok(by_listing.into_values().collect())
 }
 
-/// How many listings carry each tag (any status; index-only counts, capped at [`DF_CAP`]).
+/// SQLite: one small prepared statement per tag (in-process, so a statement per tag costs
+/// no round trip, and diesel keeps the prepared statement for the next request).
+fn postings_per_tag(
+    conn: &mut DbConnection,
+    tags: &[String],
+    kind: &str,
+    scope: &MatchScope,
+    exclude_org: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<PostingRow>> {
+    let mut rows = Vec::new();
+    for tag in tags {
+        let suspended = orgs::table
+            .filter(orgs::status.eq("suspended"))
+            .select(orgs::id);
+        let mut query = listing_tags::table
+            .filter(listing_tags::tag.eq(tag))
+            .filter(listing_tags::kind.eq(kind))
+            .filter(listing_tags::status.eq("published"))
+            .filter(listing_tags::org_id.ne(exclude_org))
+            .filter(
+                listing_tags::expires_at
+                    .is_null()
+                    .or(listing_tags::expires_at.gt(now)),
+            )
+            .filter(listing_tags::org_id.ne_all(suspended))
+            .select((listing_tags::listing_id, listing_tags::org_id))
+            .order(listing_tags::listing_id.desc())
+            .limit(POSTINGS_PER_TAG)
+            .into_boxed();
+        if let Some(industry) = &scope.industry {
+            query = query.filter(listing_tags::industry.eq(industry));
+        }
+        if let Some(region) = &scope.region {
+            query = query.filter(listing_tags::region.eq(region));
+        }
+        if let Some(category) = &scope.category {
+            query = query.filter(listing_tags::category.eq(category));
+        }
+        if let Some(trial) = scope.trial {
+            query = query.filter(listing_tags::trial_available.eq(trial));
+        }
+        let found: Vec<(String, String)> = query.load(conn)?;
+        rows.extend(found.into_iter().map(|(listing_id, org_id)| PostingRow {
+            listing_id,
+            org_id,
+            tag: tag.clone(),
+        }));
+    }
+    Ok(rows)
+}
+
+/// PostgreSQL: every tag in one statement (a LATERAL index range per tag), so a match costs
+/// one round trip instead of one per tag.
+fn postings_lateral(
+    conn: &mut DbConnection,
+    tags: &[String],
+    kind: &str,
+    scope: &MatchScope,
+    exclude_org: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<PostingRow>> {
+    if tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut c = Conditions::default();
+    let wanted: Vec<String> = tags
+        .iter()
+        .map(|t| format!("({})", c.param(Param::Text(t.clone()))))
+        .collect();
+    c.clauses.push("p.tag = wanted.tag".into());
+    c.text("p.kind = ?", kind);
+    c.clauses.push("p.status = 'published'".into());
+    c.text("p.org_id <> ?", exclude_org);
+    let at = c.param(Param::Time(now));
+    c.clauses
+        .push(format!("(p.expires_at IS NULL OR p.expires_at > {at})"));
+    c.clauses
+        .push("p.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')".into());
+    for (column, value) in [
+        ("industry", &scope.industry),
+        ("region", &scope.region),
+        ("category", &scope.category),
+    ] {
+        if let Some(value) = value {
+            c.text(&format!("p.{column} = ?"), value);
+        }
+    }
+    if let Some(trial) = scope.trial {
+        let t = c.param(Param::Bool(trial));
+        c.clauses.push(format!("p.trial_available = {t}"));
+    }
+    let sql = format!(
+        "SELECT found.listing_id, found.org_id, found.tag \
+         FROM (VALUES {}) AS wanted (tag) CROSS JOIN LATERAL \
+         (SELECT p.listing_id, p.org_id, p.tag FROM listing_tags AS p WHERE {} \
+          ORDER BY p.listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS found",
+        wanted.join(", "),
+        c.sql()
+    );
+    c.run(conn, sql)
+}
+
+/// The titles of some listings, by id.
+pub fn titles(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String)> = listings::table
+        .filter(listings::id.eq_any(ids))
+        .select((listings::id, listings::title))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The document frequencies of `tags` (how many published listings carry each) and the
+/// number of published listings, from `tag_stats`.
 pub fn document_frequency(
     conn: &mut DbConnection,
     tags: &[String],
-) -> QueryResult<HashMap<String, i64>> {
-    if tags.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut c = Conditions::default();
-    let counts: Vec<String> = tags
-        .iter()
-        .enumerate()
-        .map(|(i, tag)| {
-            let p = c.param(Param::Text(tag.clone()));
-            let q = c.param(Param::Text(tag.clone()));
-            format!(
-                "SELECT {p} AS tag, COUNT(*) AS count FROM \
-                 (SELECT 1 AS one FROM listing_tags WHERE tag = {q} LIMIT {DF_CAP}) AS d{i}"
-            )
-        })
-        .collect();
-    let rows: Vec<TagCount> = c.run(conn, counts.join(" UNION ALL "))?;
-    Ok(rows
+) -> QueryResult<(HashMap<String, i64>, i64)> {
+    let mut wanted: Vec<&str> = tags.iter().map(String::as_str).collect();
+    wanted.push("");
+    let mut counts: HashMap<String, i64> = tag_stats::table
+        .filter(tag_stats::tag.eq_any(wanted))
+        .select((tag_stats::tag, tag_stats::published))
+        .load::<(String, i64)>(conn)?
         .into_iter()
-        .map(|r| (r.tag, r.count))
         .filter(|(_, n)| *n > 0)
-        .collect())
+        .collect();
+    let published = counts.remove("").unwrap_or(0);
+    Ok((counts, published))
 }
 
-/// How many listings there are (the N of the IDF weights, counted like the document
-/// frequencies). PostgreSQL's planner estimate is used when it has one, since an exact
-/// count reads the whole table.
-pub fn listing_count(conn: &mut DbConnection) -> QueryResult<i64> {
-    if let Dialect::Postgres = Dialect::of(conn) {
-        let estimate: Vec<Count> = diesel::sql_query(
-            "SELECT CAST(reltuples AS BIGINT) AS count FROM pg_class WHERE relname = 'listings'",
-        )
-        .load(conn)?;
-        if let Some(n) = estimate.first().map(|r| r.count).filter(|n| *n > 0) {
-            return Ok(n);
-        }
-    }
-    let rows: Vec<Count> =
-        diesel::sql_query("SELECT COUNT(*) AS count FROM listings").load(conn)?;
-    Ok(rows.first().map(|r| r.count).unwrap_or(0))
+/// Adds `change` to the published-listing count of `tag` (the empty tag: of all listings).
+pub fn count_published(conn: &mut DbConnection, tag: &str, change: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO tag_stats (tag, published) VALUES ($1, $2) \
+         ON CONFLICT (tag) DO UPDATE SET published = tag_stats.published + excluded.published",
+    )
+    .bind::<Text, _>(tag)
+    .bind::<BigInt, _>(change)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Recounts `tag_stats` from the postings (after a bulk load such as `mutua seed`).
+pub fn recount_tag_stats(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::delete(tag_stats::table).execute(conn)?;
+    diesel::sql_query(
+        "INSERT INTO tag_stats (tag, published) \
+         SELECT tag, COUNT(*) FROM listing_tags WHERE status = 'published' GROUP BY tag",
+    )
+    .execute(conn)?;
+    diesel::sql_query(
+        "INSERT INTO tag_stats (tag, published) \
+         SELECT '', COUNT(*) FROM listings WHERE status = 'published'",
+    )
+    .execute(conn)?;
+    Ok(())
 }

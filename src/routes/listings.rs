@@ -197,9 +197,6 @@ async fn create_listing(
                     published_at: None,
                     created_at: at,
                     updated_at: at,
-                    search_title: String::new(),
-                    search_tags: String::new(),
-                    search_body: String::new(),
                 };
                 listing.insert(conn)?;
                 Ok(listing)
@@ -234,11 +231,13 @@ async fn get_listing(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
     let (found, insider) = db::run(&state.pool, move |conn| {
-        let found = Listing::find(conn, &id)?
-            .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
-        let insider = is_insider(conn, caller.0.as_ref(), &found)?;
-        if !insider && !found.is_public(conn, now())? {
-            return Err(ApiError::NotFound(format!("listing {id} does not exist")));
+        let missing = || ApiError::NotFound(format!("listing {id} does not exist"));
+        let (found, org_status) = Listing::find_with_org_status(conn, &id)?.ok_or_else(missing)?;
+        let public = found.is_live(now()) && org_status == "active";
+        // Anonymous callers need no membership lookup.
+        let insider = caller.0.is_some() && is_insider(conn, caller.0.as_ref(), &found)?;
+        if !insider && !public {
+            return Err(missing());
         }
         Ok((found, insider))
     })

@@ -4,11 +4,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
+use crate::db::schema::{listings, orgs};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, Cursor, PageQuery};
@@ -16,7 +18,6 @@ use crate::matching::{self, Candidate, Explanation};
 use crate::models::listing::{Listing, ListingCategory, ListingView};
 use crate::models::matching::{self as queries, MatchScope};
 use crate::models::now;
-use crate::models::org::Org;
 use crate::routes::listings::is_insider;
 use crate::startup::AppState;
 
@@ -123,9 +124,41 @@ fn unique_tags(listings: &[Candidate]) -> Vec<String> {
 }
 
 fn tag_weights(conn: &mut DbConnection, tags: &[String]) -> Result<HashMap<String, f64>, ApiError> {
-    let df = queries::document_frequency(conn, tags)?;
-    let published = queries::listing_count(conn)?;
+    let (df, published) = queries::document_frequency(conn, tags)?;
     Ok(matching::weights(published, &df))
+}
+
+/// Fills in the titles of the other organisations' listings in a page of partners (the
+/// candidates are read from the tag postings, which carry no titles).
+fn fill_titles(
+    conn: &mut DbConnection,
+    partners: &mut [matching::Partner],
+) -> Result<(), ApiError> {
+    fn meetings(p: &mut matching::Partner) -> Vec<(String, &mut String)> {
+        let e = &mut p.explanation;
+        e.their_offers_meet_our_needs
+            .iter_mut()
+            .map(|m| (m.offer_id.clone(), &mut m.offer_title))
+            .chain(
+                e.our_offers_meet_their_needs
+                    .iter_mut()
+                    .map(|m| (m.need_id.clone(), &mut m.need_title)),
+            )
+            .collect()
+    }
+    let ids: Vec<String> = partners
+        .iter_mut()
+        .flat_map(|p| meetings(p).into_iter().map(|(id, _)| id))
+        .collect();
+    let titles = queries::titles(conn, &ids)?;
+    for partner in partners.iter_mut() {
+        for (id, title) in meetings(partner) {
+            if let Some(t) = titles.get(&id) {
+                t.clone_into(title);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Ranked complementary partners of an organisation (its members, or its API key).
@@ -161,8 +194,7 @@ async fn org_matches(
         let access = authorize_org(conn, &principal, &org_id, OrgNeed::Read)?;
         let scope = query.scope(&access.org.industry);
         let at = now();
-        let our_needs = queries::own_listings(conn, &org_id, "need", at)?;
-        let our_offers = queries::own_listings(conn, &org_id, "offer", at)?;
+        let (our_needs, our_offers) = queries::own_listings(conn, &org_id, at)?;
         let (need_tags, offer_tags) = (unique_tags(&our_needs), unique_tags(&our_offers));
         let their_offers = queries::candidates(conn, &need_tags, "offer", &scope, &org_id, at)?;
         let their_needs = queries::candidates(conn, &offer_tags, "need", &scope, &org_id, at)?;
@@ -181,7 +213,7 @@ async fn org_matches(
             &their_needs,
             &weights,
         );
-        let ranked: Vec<_> = ranked
+        let mut ranked: Vec<_> = ranked
             .into_iter()
             .filter(|p| match &after {
                 None => true,
@@ -192,12 +224,16 @@ async fn org_matches(
             })
             .take(limit as usize + 1)
             .collect();
-        let mut names = HashMap::new();
-        for partner in ranked.iter().take(limit as usize) {
-            if let Some(org) = Org::find(conn, &partner.org_id)? {
-                names.insert(org.id.clone(), (org.name, org.region));
-            }
-        }
+        let shown = ranked.len().min(limit as usize);
+        fill_titles(conn, &mut ranked[..shown])?;
+        let ids: Vec<&str> = ranked[..shown].iter().map(|p| p.org_id.as_str()).collect();
+        let names: HashMap<String, (String, Option<String>)> = orgs::table
+            .filter(orgs::id.eq_any(ids))
+            .select((orgs::id, orgs::name, orgs::region))
+            .load::<(String, String, Option<String>)>(conn)?
+            .into_iter()
+            .map(|(id, name, region)| (id, (name, region)))
+            .collect();
         Ok((ranked, names))
     })
     .await?;
@@ -291,13 +327,21 @@ async fn listing_matches(
             })
             .take(limit as usize + 1)
             .collect();
-        let mut rows = Vec::new();
-        for (key, candidate, score) in page {
-            if let Some(full) = Listing::find(conn, &candidate.listing_id)? {
-                rows.push((key, full, score, candidate.tags));
-            }
-        }
-        Ok(rows)
+        let ids: Vec<&str> = page.iter().map(|(_, c, _)| c.listing_id.as_str()).collect();
+        let mut full: HashMap<String, Listing> = listings::table
+            .filter(listings::id.eq_any(ids))
+            .select(Listing::as_select())
+            .load::<Listing>(conn)?
+            .into_iter()
+            .map(|l| (l.id.clone(), l))
+            .collect();
+        Ok(page
+            .into_iter()
+            .filter_map(|(key, candidate, score)| {
+                let listing = full.remove(&candidate.listing_id)?;
+                Some((key, listing, score, candidate.tags))
+            })
+            .collect::<Vec<_>>())
     })
     .await?;
     let (rows, next_cursor) = pagination::cut(rows, limit, |(key, listing, _, _)| {

@@ -586,9 +586,7 @@ async fn only_published_unexpired_listings_of_active_organisations_are_public(ba
     .await;
     // Before it expires, it is public like any other.
     assert!(found(app, "limit=100").await.contains(&expired));
-    app.sql(&format!(
-        "UPDATE listings SET expires_at = '2020-01-01 00:00:00' WHERE id = '{expired}'"
-    ));
+    app.expire_listing(&expired);
     let (partner_owner, partner_org) = m
         .partner("inhaber@weingut-morgenrot.example", "Weingut Morgenrot")
         .await;

@@ -389,6 +389,21 @@ impl TestApp {
         diesel::RunQueryDsl::execute(diesel::sql_query(statement), &mut *conn)
             .expect("statement runs")
     }
+
+    /// Moves a listing's expiry date into the past, as if that date had passed: in the
+    /// listing and in its tag postings, which carry a copy of it.
+    pub fn expire_listing(&self, id: &str) {
+        for table in ["listings", "listing_tags"] {
+            let key = if table == "listings" {
+                "id"
+            } else {
+                "listing_id"
+            };
+            self.sql(&format!(
+                "UPDATE {table} SET expires_at = '2000-01-01 00:00:00' WHERE {key} = '{id}'"
+            ));
+        }
+    }
 }
 
 /// Percent-encodes a query value.

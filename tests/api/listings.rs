@@ -1494,9 +1494,7 @@ async fn expired_listing_leaves_the_public_catalogue(backend: Backend) {
     read(&app, &id, None).await.expect(200);
     assert_eq!(search_ids(&app, "q=empfangsteams", None).await, only(&id));
 
-    app.sql(&format!(
-        "UPDATE listings SET expires_at = '2000-01-01 00:00:00' WHERE id = '{id}'"
-    ));
+    app.expire_listing(&id);
 
     read(&app, &id, None).await.expect_problem(404);
     read(&app, &id, Some(&max.access)).await.expect_problem(404);

@@ -164,9 +164,7 @@ impl World {
     }
 
     fn expire(&self, id: &str) {
-        self.app.sql(&format!(
-            "UPDATE listings SET expires_at = '2000-01-01 00:00:00' WHERE id = '{id}'"
-        ));
+        self.app.expire_listing(id);
     }
 
     fn suspend(&self, company: &Company) {

@@ -1,0 +1,11 @@
+DROP TABLE tag_stats;
+DROP INDEX listing_tags_match;
+CREATE INDEX listing_tags_tag ON listing_tags (tag, listing_id);
+ALTER TABLE listing_tags DROP COLUMN expires_at;
+ALTER TABLE listing_tags DROP COLUMN trial_available;
+ALTER TABLE listing_tags DROP COLUMN region;
+ALTER TABLE listing_tags DROP COLUMN category;
+ALTER TABLE listing_tags DROP COLUMN industry;
+ALTER TABLE listing_tags DROP COLUMN status;
+ALTER TABLE listing_tags DROP COLUMN kind;
+ALTER TABLE listing_tags DROP COLUMN org_id;

@@ -1,0 +1,32 @@
+-- Matching reads tag postings together with the columns it filters on, so one index range
+-- answers "the newest live listings of kind K carrying tag T" without visiting `listings`.
+-- The application rewrites a listing's rows whenever the listing changes (src/models/listing.rs).
+ALTER TABLE listing_tags ADD COLUMN org_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE listing_tags ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE listing_tags ADD COLUMN status TEXT NOT NULL DEFAULT '';
+ALTER TABLE listing_tags ADD COLUMN industry TEXT NOT NULL DEFAULT '';
+ALTER TABLE listing_tags ADD COLUMN category TEXT NOT NULL DEFAULT '';
+ALTER TABLE listing_tags ADD COLUMN region TEXT;
+ALTER TABLE listing_tags ADD COLUMN trial_available BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE listing_tags ADD COLUMN expires_at TIMESTAMP;
+UPDATE listing_tags
+SET org_id = l.org_id, kind = l.kind, status = l.status, industry = l.industry,
+    category = l.category, region = l.region, trial_available = l.trial_available,
+    expires_at = l.expires_at
+FROM listings AS l
+WHERE l.id = listing_tags.listing_id;
+DROP INDEX listing_tags_tag;
+CREATE INDEX listing_tags_match ON listing_tags
+    (tag, kind, status, listing_id, org_id, industry, region, category, trial_available, expires_at);
+
+-- Document frequencies for the matching weights: how many published listings carry each
+-- tag. The row with the empty tag (never a valid tag) holds the number of published
+-- listings. Kept in step in the same transaction as listing_tags.
+CREATE TABLE tag_stats (
+    tag TEXT PRIMARY KEY NOT NULL,
+    published BIGINT NOT NULL
+);
+INSERT INTO tag_stats (tag, published)
+SELECT tag, COUNT(*) FROM listing_tags WHERE status = 'published' GROUP BY tag;
+INSERT INTO tag_stats (tag, published)
+SELECT '', COUNT(*) FROM listings WHERE status = 'published';
