@@ -10,18 +10,107 @@
 //! of both directions. Partners meeting in both directions are `reciprocal` and always
 //! rank above one-sided ones.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A published listing as matching sees it.
+/// A published listing as matching sees it. `tags` are indices into the request's tag
+/// list (see [`Vocabulary`]), sorted, so comparing listings compares small integers.
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub listing_id: String,
     pub org_id: String,
+    /// Empty for other organisations' listings until the page is explained.
     pub title: String,
+    pub tags: Vec<u32>,
+}
+
+/// The tags of one match request with their weights, addressed by index.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
     pub tags: Vec<String>,
+    pub weights: Vec<f64>,
+}
+
+impl Vocabulary {
+    /// Tags with weights `ln(1 + published / df)`; tags no published listing carries weigh
+    /// as if one did.
+    pub fn new(
+        tags: Vec<String>,
+        published: i64,
+        document_frequency: &HashMap<String, i64>,
+    ) -> Self {
+        let weights = tags
+            .iter()
+            .map(|tag| {
+                let df = document_frequency.get(tag).copied().unwrap_or(1).max(1);
+                (1.0 + published.max(1) as f64 / df as f64).ln()
+            })
+            .collect();
+        Vocabulary { tags, weights }
+    }
+
+    /// The index of a tag, if it is part of this request.
+    pub fn index(&self, tag: &str) -> Option<u32> {
+        self.tags
+            .binary_search_by(|t| t.as_str().cmp(tag))
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    /// The summed weight of some tags.
+    pub fn weight(&self, tags: &[u32]) -> f64 {
+        tags.iter().map(|&t| self.weights[t as usize]).sum()
+    }
+
+    /// Tag names, rarest (heaviest) first, then alphabetical.
+    pub fn names(&self, tags: &[u32]) -> Vec<String> {
+        let mut sorted = tags.to_vec();
+        sorted.sort_by(|&a, &b| {
+            self.weights[b as usize]
+                .total_cmp(&self.weights[a as usize])
+                .then(a.cmp(&b))
+        });
+        sorted
+            .into_iter()
+            .map(|t| self.tags[t as usize].clone())
+            .collect()
+    }
+}
+
+/// The shared tags of two sorted tag lists.
+pub fn shared(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The summed weight of the tags two sorted tag lists share (no allocation).
+fn shared_weight(a: &[u32], b: &[u32], vocabulary: &Vocabulary) -> f64 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += vocabulary.weights[a[i] as usize];
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
 }
 
 /// Two listings that meet, and through which tags.
@@ -48,72 +137,49 @@ pub struct Explanation {
     pub our_offers_meet_their_needs: Vec<Meeting>,
 }
 
-/// A ranked partner organisation.
+/// A ranked partner organisation, with its listings among the candidates.
 #[derive(Debug, Clone)]
-pub struct Partner {
-    pub org_id: String,
+pub struct Partner<'a> {
+    pub org_id: &'a str,
     pub score: f64,
     pub reciprocal: bool,
-    pub explanation: Explanation,
+    offers: Vec<&'a Candidate>,
+    needs: Vec<&'a Candidate>,
 }
 
-/// Tag weights: `ln(1 + published / df)`.
-pub fn weights(published: i64, document_frequency: &HashMap<String, i64>) -> HashMap<String, f64> {
-    document_frequency
-        .iter()
-        .map(|(tag, df)| {
-            (
-                tag.clone(),
-                (1.0 + published.max(1) as f64 / (*df).max(1) as f64).ln(),
-            )
-        })
-        .collect()
-}
-
-/// The best meeting of one need among offers, if any shares a tag.
-fn best_meeting<'a>(
+/// The best offer for one need, if any shares a tag: (weight, offer). Ties go to the
+/// smaller listing id.
+fn best<'a>(
     need: &Candidate,
     offers: impl Iterator<Item = &'a Candidate>,
-    weights: &HashMap<String, f64>,
-) -> Option<Meeting> {
-    let mut best: Option<Meeting> = None;
+    vocabulary: &Vocabulary,
+) -> Option<(f64, &'a Candidate)> {
+    let mut found: Option<(f64, &Candidate)> = None;
     for offer in offers {
-        let mut shared: Vec<String> = need
-            .tags
-            .iter()
-            .filter(|t| offer.tags.contains(t))
-            .cloned()
-            .collect();
-        if shared.is_empty() {
+        let weight = round(shared_weight(&need.tags, &offer.tags, vocabulary));
+        if weight <= 0.0 {
             continue;
         }
-        let weight: f64 = shared
-            .iter()
-            .map(|t| weights.get(t).copied().unwrap_or(0.0))
-            .sum();
-        let better = match &best {
+        let better = match found {
             None => true,
-            Some(b) => weight > b.weight || (weight == b.weight && offer.listing_id < b.offer_id),
+            Some((w, b)) => weight > w || (weight == w && offer.listing_id < b.listing_id),
         };
         if better {
-            shared.sort_by(|a, b| {
-                let (wa, wb) = (
-                    weights.get(a).copied().unwrap_or(0.0),
-                    weights.get(b).copied().unwrap_or(0.0),
-                );
-                wb.total_cmp(&wa).then(a.cmp(b))
-            });
-            best = Some(Meeting {
-                need_id: need.listing_id.clone(),
-                need_title: need.title.clone(),
-                offer_id: offer.listing_id.clone(),
-                offer_title: offer.title.clone(),
-                tags: shared,
-                weight: round(weight),
-            });
+            found = Some((weight, offer));
         }
     }
-    best
+    found
+}
+
+fn meeting(need: &Candidate, offer: &Candidate, weight: f64, vocabulary: &Vocabulary) -> Meeting {
+    Meeting {
+        need_id: need.listing_id.clone(),
+        need_title: need.title.clone(),
+        offer_id: offer.listing_id.clone(),
+        offer_title: offer.title.clone(),
+        tags: vocabulary.names(&shared(&need.tags, &offer.tags)),
+        weight,
+    }
 }
 
 fn round(x: f64) -> f64 {
@@ -122,64 +188,47 @@ fn round(x: f64) -> f64 {
 
 /// Ranks partners of an organisation with needs `our_needs` and offers `our_offers`,
 /// given other organisations' offers meeting our needs (`their_offers`) and their needs
-/// that our offers meet (`their_needs`).
-pub fn rank(
+/// that our offers meet (`their_needs`). Scores only; [`explain`] builds the explanation
+/// of the partners actually shown.
+pub fn rank<'a>(
     our_needs: &[Candidate],
     our_offers: &[Candidate],
-    their_offers: &[Candidate],
-    their_needs: &[Candidate],
-    weights: &HashMap<String, f64>,
-) -> Vec<Partner> {
-    let mut offers_by_org: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
+    their_offers: &'a [Candidate],
+    their_needs: &'a [Candidate],
+    vocabulary: &Vocabulary,
+) -> Vec<Partner<'a>> {
+    type Listings<'a> = (Vec<&'a Candidate>, Vec<&'a Candidate>);
+    let mut by_org: HashMap<&str, Listings<'a>> = HashMap::new();
     for offer in their_offers {
-        offers_by_org
+        by_org
             .entry(offer.org_id.as_str())
             .or_default()
+            .0
             .push(offer);
     }
-    let mut needs_by_org: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
     for need in their_needs {
-        needs_by_org
-            .entry(need.org_id.as_str())
-            .or_default()
-            .push(need);
+        by_org.entry(need.org_id.as_str()).or_default().1.push(need);
     }
-    let mut orgs: Vec<&str> = offers_by_org
-        .keys()
-        .chain(needs_by_org.keys())
-        .copied()
-        .collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let mut partners: Vec<Partner> = orgs
+    let mut partners: Vec<Partner<'a>> = by_org
         .into_iter()
-        .filter_map(|org| {
-            let offers = offers_by_org.get(org).map(Vec::as_slice).unwrap_or(&[]);
-            let needs = needs_by_org.get(org).map(Vec::as_slice).unwrap_or(&[]);
-            let ours_met: Vec<Meeting> = our_needs
+        .filter_map(|(org_id, (offers, needs))| {
+            let ours: Vec<f64> = our_needs
                 .iter()
-                .filter_map(|n| best_meeting(n, offers.iter().copied(), weights))
+                .filter_map(|n| best(n, offers.iter().copied(), vocabulary).map(|(w, _)| w))
                 .collect();
-            let theirs_met: Vec<Meeting> = needs
+            let theirs: Vec<f64> = needs
                 .iter()
-                .filter_map(|n| best_meeting(n, our_offers.iter(), weights))
+                .filter_map(|n| best(n, our_offers.iter(), vocabulary).map(|(w, _)| w))
                 .collect();
-            if ours_met.is_empty() && theirs_met.is_empty() {
+            if ours.is_empty() && theirs.is_empty() {
                 return None;
             }
-            let score = ours_met
-                .iter()
-                .chain(&theirs_met)
-                .map(|m| m.weight)
-                .sum::<f64>();
             Some(Partner {
-                org_id: org.to_owned(),
-                score: round(score),
-                reciprocal: !ours_met.is_empty() && !theirs_met.is_empty(),
-                explanation: Explanation {
-                    their_offers_meet_our_needs: ours_met,
-                    our_offers_meet_their_needs: theirs_met,
-                },
+                org_id,
+                score: round(ours.iter().chain(&theirs).sum::<f64>()),
+                reciprocal: !ours.is_empty() && !theirs.is_empty(),
+                offers,
+                needs,
             })
         })
         .collect();
@@ -187,9 +236,34 @@ pub fn rank(
         b.reciprocal
             .cmp(&a.reciprocal)
             .then(b.score.total_cmp(&a.score))
-            .then(a.org_id.cmp(&b.org_id))
+            .then(a.org_id.cmp(b.org_id))
     });
     partners
+}
+
+/// Which of a partner's listings meet which of ours (best offer per need, both ways).
+pub fn explain(
+    partner: &Partner<'_>,
+    our_needs: &[Candidate],
+    our_offers: &[Candidate],
+    vocabulary: &Vocabulary,
+) -> Explanation {
+    Explanation {
+        their_offers_meet_our_needs: our_needs
+            .iter()
+            .filter_map(|n| {
+                best(n, partner.offers.iter().copied(), vocabulary)
+                    .map(|(w, o)| meeting(n, o, w, vocabulary))
+            })
+            .collect(),
+        our_offers_meet_their_needs: partner
+            .needs
+            .iter()
+            .filter_map(|n| {
+                best(n, our_offers.iter(), vocabulary).map(|(w, o)| meeting(n, o, w, vocabulary))
+            })
+            .collect(),
+    }
 }
 
 /// The sort key of a ranked partner (for cursors): reciprocal first, then score.
@@ -201,38 +275,49 @@ pub fn rank_key(reciprocal: bool, score: f64) -> i64 {
 mod tests {
     use super::*;
 
-    fn listing(id: &str, org: &str, tags: &[&str]) -> Candidate {
-        Candidate {
-            listing_id: id.into(),
-            org_id: org.into(),
-            title: format!("listing {id}"),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-        }
-    }
-
     #[test]
     fn reciprocal_partners_rank_first_and_rare_tags_weigh_more() {
-        let df: HashMap<String, i64> = [("common", 50), ("rare", 1), ("other", 5)]
+        let df: HashMap<String, i64> = [("common", 50), ("other", 5), ("rare", 1)]
             .iter()
             .map(|(t, n)| (t.to_string(), *n))
             .collect();
-        let w = weights(100, &df);
-        assert!(w["rare"] > w["other"] && w["other"] > w["common"]);
-        let our_needs = vec![listing("n1", "me", &["common", "rare"])];
-        let our_offers = vec![listing("o1", "me", &["other"])];
+        let v = Vocabulary::new(
+            vec!["common".into(), "other".into(), "rare".into()],
+            100,
+            &df,
+        );
+        let (common, other, rare) = (0, 1, 2);
+        assert!(v.weights[rare] > v.weights[other] && v.weights[other] > v.weights[common]);
+        let listing = |id: &str, org: &str, tags: &[usize]| Candidate {
+            listing_id: id.into(),
+            org_id: org.into(),
+            title: format!("listing {id}"),
+            tags: tags.iter().map(|&t| t as u32).collect(),
+        };
+        let our_needs = vec![listing("n1", "me", &[common, rare])];
+        let our_offers = vec![listing("o1", "me", &[other])];
         let their_offers = vec![
-            listing("a-offer", "a", &["common"]),
-            listing("b-offer", "b", &["rare"]),
-            listing("c-offer", "c", &["common"]),
+            listing("a-offer", "a", &[common]),
+            listing("b-offer", "b", &[rare]),
+            listing("c-offer", "c", &[common]),
         ];
-        let their_needs = vec![listing("c-need", "c", &["other"])];
-        let ranked = rank(&our_needs, &our_offers, &their_offers, &their_needs, &w);
-        let order: Vec<&str> = ranked.iter().map(|p| p.org_id.as_str()).collect();
+        let their_needs = vec![listing("c-need", "c", &[other])];
+        let ranked = rank(&our_needs, &our_offers, &their_offers, &their_needs, &v);
+        let order: Vec<&str> = ranked.iter().map(|p| p.org_id).collect();
         assert_eq!(order, vec!["c", "b", "a"]);
         assert!(ranked[0].reciprocal && !ranked[1].reciprocal);
-        assert_eq!(
-            ranked[1].explanation.their_offers_meet_our_needs[0].tags,
-            vec!["rare"]
-        );
+        let b = explain(&ranked[1], &our_needs, &our_offers, &v);
+        assert_eq!(b.their_offers_meet_our_needs[0].tags, vec!["rare"]);
+        assert_eq!(b.their_offers_meet_our_needs[0].offer_id, "b-offer");
+        assert!(b.our_offers_meet_their_needs.is_empty());
+        let c = explain(&ranked[0], &our_needs, &our_offers, &v);
+        assert_eq!(c.our_offers_meet_their_needs[0].need_id, "c-need");
+        assert_eq!(c.our_offers_meet_their_needs[0].tags, vec!["other"]);
+    }
+
+    #[test]
+    fn shared_tags_of_sorted_lists() {
+        assert_eq!(shared(&[1, 3, 5, 7], &[2, 3, 7, 9]), vec![3, 7]);
+        assert!(shared(&[1], &[]).is_empty());
     }
 }

@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::tokens::TokenSigner;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
+use crate::models::api_key::KeyUsage;
 use crate::settings::{secret_bytes, Settings};
 use crate::telemetry::{self, Metrics};
 use crate::{openapi, routes};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Path templates and their methods, to tell 404 from 405 for unmatched requests.
     pub route_table: Vec<(Vec<String>, Vec<Method>)>,
+    /// API-key uses waiting to be written.
+    pub key_usage: Arc<KeyUsage>,
 }
 
 /// A built server, bound and ready to run.
@@ -35,6 +38,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    key_usage: Arc<KeyUsage>,
 }
 
 impl Application {
@@ -58,8 +62,14 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let server = serve(listener, pool.clone(), settings)?;
-        Ok(Application { port, server, pool })
+        let key_usage = Arc::new(KeyUsage::default());
+        let server = serve(listener, pool.clone(), settings, key_usage.clone())?;
+        Ok(Application {
+            port,
+            server,
+            pool,
+            key_usage,
+        })
     }
 
     /// The bound port (useful with port 0).
@@ -74,7 +84,13 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, letting in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        // The last recorded API-key uses.
+        let usage = self.key_usage;
+        if let Err(e) = db::run(&self.pool, move |conn| Ok(usage.flush(conn)?)).await {
+            tracing::warn!(error = %e, "could not record API key uses");
+        }
+        served
     }
 
     /// The server handle (to stop it from tests).
@@ -117,7 +133,28 @@ fn route_table(api: &utoipa::openapi::OpenApi) -> Vec<(Vec<String>, Vec<Method>)
         .collect()
 }
 
-fn serve(listener: TcpListener, pool: Pool, settings: Settings) -> Result<Server, String> {
+/// Writes recorded API-key uses every [`KeyUsage::FLUSH_EVERY`] for as long as the
+/// server's runtime lives.
+fn spawn_key_usage_writer(pool: Pool, usage: Arc<KeyUsage>) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(KeyUsage::FLUSH_EVERY);
+        loop {
+            tick.tick().await;
+            let usage = usage.clone();
+            let written = db::run(&pool, move |conn| Ok(usage.flush(conn)?)).await;
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "could not record API key uses");
+            }
+        }
+    });
+}
+
+fn serve(
+    listener: TcpListener,
+    pool: Pool,
+    settings: Settings,
+    key_usage: Arc<KeyUsage>,
+) -> Result<Server, String> {
     let api = openapi_document();
     let state = web::Data::new(AppState {
         pool,
@@ -128,8 +165,10 @@ fn serve(listener: TcpListener, pool: Pool, settings: Settings) -> Result<Server
         metrics: Metrics::new().map_err(|e| format!("cannot register metrics: {e}"))?,
         route_table: route_table(&api),
         settings: settings.clone(),
+        key_usage,
     });
     let api = Arc::new(api);
+    spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());
     let cors_origins = settings.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         let (app, _) = mount(App::new().into_utoipa_app()).split_for_parts();

@@ -79,14 +79,10 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
     let token = bearer(&req)?;
     if token.starts_with(KEY_PREFIX) {
         let hash = sha256_hex(&token);
-        let grant = db::run(&state.pool, move |conn| {
-            let grant = ApiKey::authenticate(conn, &hash)?;
-            if let Some(grant) = &grant {
-                ApiKey::touch(conn, grant, crate::models::now())?;
-            }
-            Ok(grant)
-        })
-        .await?;
+        let grant = db::run(&state.pool, move |conn| ApiKey::authenticate(conn, &hash)).await?;
+        if let Some(grant) = &grant {
+            state.key_usage.record(grant, crate::models::now());
+        }
         return grant
             .map(Principal::Key)
             .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API key".into()));

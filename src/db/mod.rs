@@ -108,7 +108,7 @@ impl r2d2::ManageConnection for ConnectionManager {
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;",
+                     PRAGMA mmap_size = 0; PRAGMA cache_size = -16384;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))

@@ -164,17 +164,56 @@ impl ApiKey {
         })
         .transpose()
     }
+}
 
-    /// Records use, at most once a minute per key so reads do not turn into writes.
-    pub fn touch(conn: &mut DbConnection, grant: &KeyGrant, at: NaiveDateTime) -> QueryResult<()> {
+/// Uses of API keys not yet written to `last_used_at`. Recording a use is a map insert;
+/// [`KeyUsage::flush`] writes the batch in one transaction (every few seconds from a
+/// background task, and before keys are listed), so authenticating with a key never turns a
+/// read request into a database write. `last_used_at` is kept to the minute.
+#[derive(Debug, Default)]
+pub struct KeyUsage {
+    pending: std::sync::Mutex<std::collections::HashMap<String, NaiveDateTime>>,
+}
+
+impl KeyUsage {
+    /// How often the background task writes the recorded uses.
+    pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// Notes a use of the key at `at`, unless the stored last use is under a minute old.
+    pub fn record(&self, grant: &KeyGrant, at: NaiveDateTime) {
         let fresh = grant
             .last_used_at
             .is_some_and(|t| at - t < chrono::Duration::seconds(60));
         if !fresh {
-            diesel::update(api_keys::table.find(&grant.key_id))
+            if let Ok(mut pending) = self.pending.lock() {
+                pending.insert(grant.key_id.clone(), at);
+            }
+        }
+    }
+
+    /// Writes the recorded uses (each only moves `last_used_at` forward) and returns how
+    /// many there were. On failure the uses are dropped: they are a convenience, not a record.
+    pub fn flush(&self, conn: &mut DbConnection) -> QueryResult<usize> {
+        let batch: Vec<(String, NaiveDateTime)> = match self.pending.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => return Ok(0),
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        conn.transaction(|conn| {
+            for (key_id, at) in &batch {
+                diesel::update(
+                    api_keys::table.find(key_id).filter(
+                        api_keys::last_used_at
+                            .is_null()
+                            .or(api_keys::last_used_at.lt(at)),
+                    ),
+                )
                 .set(api_keys::last_used_at.eq(at))
                 .execute(conn)?;
-        }
-        Ok(())
+            }
+            Ok(batch.len())
+        })
     }
 }

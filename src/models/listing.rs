@@ -494,9 +494,11 @@ pub fn review_queue(
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<Listing>> {
-    let waiting = listings::status
-        .eq("pending_review")
-        .or(listings::pending_title.is_not_null());
+    // Literal values, so the planner can use the partial index `listings_review` (it does
+    // not plan from bound values; see .cargo/config.toml).
+    let waiting = diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "(listings.status = 'pending_review' OR listings.pending_title IS NOT NULL)",
+    );
     let mut query = listings::table
         .filter(waiting)
         .select(Listing::as_select())

@@ -3,7 +3,7 @@
 //! `(tag, kind, status, listing_id, …)` answers "the newest live listings of kind K with tag
 //! T" as one index range without visiting `listings`. Weights come from `tag_stats`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -13,7 +13,7 @@ use super::listing::split_tags;
 use crate::db::schema::{listing_tags, listings, orgs, tag_stats};
 use crate::db::sql::{Conditions, Param};
 use crate::db::DbConnection;
-use crate::matching::Candidate;
+use crate::matching::{Candidate, Vocabulary};
 use crate::search::Dialect;
 
 /// Which other listings may match.
@@ -26,12 +26,21 @@ pub struct MatchScope {
     pub trial: Option<bool>,
 }
 
-/// An organisation's live listings: its needs and its offers, with all their tags.
+/// One of an organisation's own live listings.
+#[derive(Debug, Clone)]
+pub struct Own {
+    pub listing_id: String,
+    pub kind: String,
+    pub title: String,
+    pub tags: Vec<String>,
+}
+
+/// An organisation's live (published, unexpired) listings, with all their tags.
 pub fn own_listings(
     conn: &mut DbConnection,
     org_id: &str,
     now: NaiveDateTime,
-) -> QueryResult<(Vec<Candidate>, Vec<Candidate>)> {
+) -> QueryResult<Vec<Own>> {
     let rows: Vec<(String, String, String, String)> = listings::table
         .filter(listings::org_id.eq(org_id))
         .filter(listings::status.eq("published"))
@@ -48,27 +57,21 @@ pub fn own_listings(
         ))
         .order(listings::id.asc())
         .load(conn)?;
-    let (mut needs, mut offers) = (Vec::new(), Vec::new());
-    for (listing_id, kind, title, tags) in rows {
-        let candidate = Candidate {
+    Ok(rows
+        .into_iter()
+        .map(|(listing_id, kind, title, tags)| Own {
             listing_id,
-            org_id: org_id.to_owned(),
+            kind,
             title,
             tags: split_tags(&tags),
-        };
-        if kind == "need" {
-            needs.push(candidate);
-        } else {
-            offers.push(candidate);
-        }
-    }
-    Ok((needs, offers))
+        })
+        .collect())
 }
 
 /// How many postings of one tag are read at most (the newest that pass the filters).
 /// Common tags are carried by a fixed share of a growing catalogue; reading only their
 /// newest postings keeps the cost of a match bounded while rare tags are read in full.
-pub const POSTINGS_PER_TAG: i64 = 100;
+pub const POSTINGS_PER_TAG: i64 = 50;
 
 #[derive(QueryableByName)]
 struct PostingRow {
@@ -81,48 +84,58 @@ struct PostingRow {
 }
 
 /// Live listings of `kind` outside `exclude_org` (and outside suspended organisations)
-/// among the newest [`POSTINGS_PER_TAG`] such postings of each of `tags`, each with the
-/// subset of `tags` it carries. Titles are left empty; see [`titles`].
+/// among the newest [`POSTINGS_PER_TAG`] such postings of each of `tags` (indices into
+/// `vocabulary`), each with the subset of `tags` it carries. Titles are left empty; see
+/// [`titles`].
 pub fn candidates(
     conn: &mut DbConnection,
-    tags: &[String],
+    vocabulary: &Vocabulary,
+    tags: &[u32],
     kind: &str,
     scope: &MatchScope,
     exclude_org: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Candidate>> {
     let rows = match Dialect::of(conn) {
-        Dialect::Sqlite => postings_per_tag(conn, tags, kind, scope, exclude_org, now)?,
-        Dialect::Postgres => postings_lateral(conn, tags, kind, scope, exclude_org, now)?,
+        Dialect::Sqlite => postings_per_tag(conn, vocabulary, tags, kind, scope, exclude_org, now)?,
+        Dialect::Postgres => {
+            postings_lateral(conn, vocabulary, tags, kind, scope, exclude_org, now)?
+        }
     };
-    let mut by_listing: BTreeMap<String, Candidate> = BTreeMap::new();
-    for row in rows {
-        by_listing
-            .entry(row.listing_id.clone())
-            .or_insert_with(|| Candidate {
-                listing_id: row.listing_id,
-                org_id: row.org_id,
+    let mut at: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    let mut found: Vec<Candidate> = Vec::new();
+    for (listing_id, org_id, tag) in rows {
+        let i = *at.entry(listing_id).or_insert_with_key(|listing_id| {
+            found.push(Candidate {
+                listing_id: listing_id.clone(),
+                org_id,
                 title: String::new(),
                 tags: Vec::new(),
-            })
-            .tags
-            .push(row.tag);
+            });
+            found.len() - 1
+        });
+        found[i].tags.push(tag);
     }
-    Ok(by_listing.into_values().collect())
+    for candidate in &mut found {
+        candidate.tags.sort_unstable();
+    }
+    Ok(found)
 }
 
 /// SQLite: one small prepared statement per tag (in-process, so a statement per tag costs
 /// no round trip, and diesel keeps the prepared statement for the next request).
 fn postings_per_tag(
     conn: &mut DbConnection,
-    tags: &[String],
+    vocabulary: &Vocabulary,
+    tags: &[u32],
     kind: &str,
     scope: &MatchScope,
     exclude_org: &str,
     now: NaiveDateTime,
-) -> QueryResult<Vec<PostingRow>> {
+) -> QueryResult<Vec<(String, String, u32)>> {
     let mut rows = Vec::new();
-    for tag in tags {
+    for &index in tags {
+        let tag = &vocabulary.tags[index as usize];
         let suspended = orgs::table
             .filter(orgs::status.eq("suspended"))
             .select(orgs::id);
@@ -154,11 +167,11 @@ fn postings_per_tag(
             query = query.filter(listing_tags::trial_available.eq(trial));
         }
         let found: Vec<(String, String)> = query.load(conn)?;
-        rows.extend(found.into_iter().map(|(listing_id, org_id)| PostingRow {
-            listing_id,
-            org_id,
-            tag: tag.clone(),
-        }));
+        rows.extend(
+            found
+                .into_iter()
+                .map(|(listing_id, org_id)| (listing_id, org_id, index)),
+        );
     }
     Ok(rows)
 }
@@ -167,19 +180,23 @@ fn postings_per_tag(
 /// one round trip instead of one per tag.
 fn postings_lateral(
     conn: &mut DbConnection,
-    tags: &[String],
+    vocabulary: &Vocabulary,
+    tags: &[u32],
     kind: &str,
     scope: &MatchScope,
     exclude_org: &str,
     now: NaiveDateTime,
-) -> QueryResult<Vec<PostingRow>> {
+) -> QueryResult<Vec<(String, String, u32)>> {
     if tags.is_empty() {
         return Ok(Vec::new());
     }
     let mut c = Conditions::default();
     let wanted: Vec<String> = tags
         .iter()
-        .map(|t| format!("({})", c.param(Param::Text(t.clone()))))
+        .map(|&t| {
+            let tag = vocabulary.tags[t as usize].clone();
+            format!("({})", c.param(Param::Text(tag)))
+        })
         .collect();
     c.clauses.push("p.tag = wanted.tag".into());
     c.text("p.kind = ?", kind);
@@ -211,7 +228,14 @@ fn postings_lateral(
         wanted.join(", "),
         c.sql()
     );
-    c.run(conn, sql)
+    let rows: Vec<PostingRow> = c.run(conn, sql)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let index = vocabulary.index(&r.tag)?;
+            Some((r.listing_id, r.org_id, index))
+        })
+        .collect())
 }
 
 /// The titles of some listings, by id.

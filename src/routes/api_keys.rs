@@ -137,8 +137,11 @@ async fn list_keys(
     let org_id = path.into_inner().to_string();
     let page = query.resolve()?;
     let request = page.clone();
+    let usage = state.key_usage.clone();
     let rows = db::run(&state.pool, move |conn| {
         authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
+        // Uses recorded by this instance, so the list shows them at once.
+        usage.flush(conn)?;
         Ok(ApiKey::list(
             conn,
             &org_id,

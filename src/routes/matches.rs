@@ -14,7 +14,7 @@ use crate::db::schema::{listings, orgs};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, Cursor, PageQuery};
-use crate::matching::{self, Candidate, Explanation};
+use crate::matching::{self, Candidate, Explanation, Vocabulary};
 use crate::models::listing::{Listing, ListingCategory, ListingView};
 use crate::models::matching::{self as queries, MatchScope};
 use crate::models::now;
@@ -114,46 +114,85 @@ pub struct ListingMatchPage {
     pub next_cursor: Option<String>,
 }
 
-fn unique_tags(listings: &[Candidate]) -> Vec<String> {
-    listings
-        .iter()
-        .flat_map(|l| l.tags.iter().cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+/// A ranked partner with its explanation, as the page shows it.
+struct Shown {
+    org_id: String,
+    score: f64,
+    reciprocal: bool,
+    explanation: Explanation,
 }
 
-fn tag_weights(conn: &mut DbConnection, tags: &[String]) -> Result<HashMap<String, f64>, ApiError> {
-    let (df, published) = queries::document_frequency(conn, tags)?;
-    Ok(matching::weights(published, &df))
+/// The request's vocabulary: the given tags (sorted, unique) with their weights.
+fn vocabulary(conn: &mut DbConnection, tags: Vec<String>) -> Result<Vocabulary, ApiError> {
+    let tags: Vec<String> = tags
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (df, published) = queries::document_frequency(conn, &tags)?;
+    Ok(Vocabulary::new(tags, published, &df))
+}
+
+/// Own listings as candidates (tags as vocabulary indices), split into needs and offers.
+fn own_candidates(
+    own: Vec<queries::Own>,
+    org_id: &str,
+    vocabulary: &Vocabulary,
+) -> (Vec<Candidate>, Vec<Candidate>) {
+    let (mut needs, mut offers) = (Vec::new(), Vec::new());
+    for listing in own {
+        let mut tags: Vec<u32> = listing
+            .tags
+            .iter()
+            .filter_map(|t| vocabulary.index(t))
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let candidate = Candidate {
+            listing_id: listing.listing_id,
+            org_id: org_id.to_owned(),
+            title: listing.title,
+            tags,
+        };
+        if listing.kind == "need" {
+            needs.push(candidate);
+        } else {
+            offers.push(candidate);
+        }
+    }
+    (needs, offers)
+}
+
+/// The distinct tags of some listings.
+fn tags_of(listings: &[Candidate]) -> Vec<u32> {
+    let set: BTreeSet<u32> = listings
+        .iter()
+        .flat_map(|l| l.tags.iter().copied())
+        .collect();
+    set.into_iter().collect()
 }
 
 /// Fills in the titles of the other organisations' listings in a page of partners (the
 /// candidates are read from the tag postings, which carry no titles).
-fn fill_titles(
-    conn: &mut DbConnection,
-    partners: &mut [matching::Partner],
-) -> Result<(), ApiError> {
-    fn meetings(p: &mut matching::Partner) -> Vec<(String, &mut String)> {
-        let e = &mut p.explanation;
+fn fill_titles(conn: &mut DbConnection, page: &mut [Shown]) -> Result<(), ApiError> {
+    fn theirs(e: &mut Explanation) -> impl Iterator<Item = (&String, &mut String)> {
         e.their_offers_meet_our_needs
             .iter_mut()
-            .map(|m| (m.offer_id.clone(), &mut m.offer_title))
+            .map(|m| (&m.offer_id, &mut m.offer_title))
             .chain(
                 e.our_offers_meet_their_needs
                     .iter_mut()
-                    .map(|m| (m.need_id.clone(), &mut m.need_title)),
+                    .map(|m| (&m.need_id, &mut m.need_title)),
             )
-            .collect()
     }
-    let ids: Vec<String> = partners
-        .iter_mut()
-        .flat_map(|p| meetings(p).into_iter().map(|(id, _)| id))
-        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    for shown in page.iter_mut() {
+        ids.extend(theirs(&mut shown.explanation).map(|(id, _)| id.clone()));
+    }
     let titles = queries::titles(conn, &ids)?;
-    for partner in partners.iter_mut() {
-        for (id, title) in meetings(partner) {
-            if let Some(t) = titles.get(&id) {
+    for shown in page.iter_mut() {
+        for (id, title) in theirs(&mut shown.explanation) {
+            if let Some(t) = titles.get(id) {
                 t.clone_into(title);
             }
         }
@@ -194,39 +233,39 @@ async fn org_matches(
         let access = authorize_org(conn, &principal, &org_id, OrgNeed::Read)?;
         let scope = query.scope(&access.org.industry);
         let at = now();
-        let (our_needs, our_offers) = queries::own_listings(conn, &org_id, at)?;
-        let (need_tags, offer_tags) = (unique_tags(&our_needs), unique_tags(&our_offers));
-        let their_offers = queries::candidates(conn, &need_tags, "offer", &scope, &org_id, at)?;
-        let their_needs = queries::candidates(conn, &offer_tags, "need", &scope, &org_id, at)?;
-        let all_tags: Vec<String> = need_tags
+        let own = queries::own_listings(conn, &org_id, at)?;
+        let vocabulary = vocabulary(conn, own.iter().flat_map(|l| l.tags.clone()).collect())?;
+        let (our_needs, our_offers) = own_candidates(own, &org_id, &vocabulary);
+        let (need_tags, offer_tags) = (tags_of(&our_needs), tags_of(&our_offers));
+        let (v, s) = (&vocabulary, &scope);
+        let their_offers = queries::candidates(conn, v, &need_tags, "offer", s, &org_id, at)?;
+        let their_needs = queries::candidates(conn, v, &offer_tags, "need", s, &org_id, at)?;
+        let ranked = matching::rank(&our_needs, &our_offers, &their_offers, &their_needs, v);
+        let mut page: Vec<Shown> = ranked
             .iter()
-            .chain(&offer_tags)
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let weights = tag_weights(conn, &all_tags)?;
-        let ranked = matching::rank(
-            &our_needs,
-            &our_offers,
-            &their_offers,
-            &their_needs,
-            &weights,
-        );
-        let mut ranked: Vec<_> = ranked
-            .into_iter()
             .filter(|p| match &after {
                 None => true,
                 Some((key, id)) => {
                     let k = matching::rank_key(p.reciprocal, p.score);
-                    k < *key || (k == *key && p.org_id > *id)
+                    k < *key || (k == *key && p.org_id > id.as_str())
                 }
             })
             .take(limit as usize + 1)
+            .enumerate()
+            .map(|(i, p)| Shown {
+                org_id: p.org_id.to_owned(),
+                score: p.score,
+                reciprocal: p.reciprocal,
+                explanation: if i < limit as usize {
+                    matching::explain(p, &our_needs, &our_offers, v)
+                } else {
+                    Explanation::default()
+                },
+            })
             .collect();
-        let shown = ranked.len().min(limit as usize);
-        fill_titles(conn, &mut ranked[..shown])?;
-        let ids: Vec<&str> = ranked[..shown].iter().map(|p| p.org_id.as_str()).collect();
+        let shown = page.len().min(limit as usize);
+        fill_titles(conn, &mut page[..shown])?;
+        let ids: Vec<&str> = page[..shown].iter().map(|p| p.org_id.as_str()).collect();
         let names: HashMap<String, (String, Option<String>)> = orgs::table
             .filter(orgs::id.eq_any(ids))
             .select((orgs::id, orgs::name, orgs::region))
@@ -234,7 +273,7 @@ async fn org_matches(
             .into_iter()
             .map(|(id, name, region)| (id, (name, region)))
             .collect();
-        Ok((ranked, names))
+        Ok((page, names))
     })
     .await?;
     let (ranked, next_cursor) = pagination::cut(ranked, limit, |last| {
@@ -291,30 +330,26 @@ async fn listing_matches(
             return Err(ApiError::NotFound(format!("listing {id} does not exist")));
         }
         let scope = query.scope(&listing.industry);
-        let tags = crate::models::listing::split_tags(&listing.tags);
+        let vocabulary = vocabulary(conn, crate::models::listing::split_tags(&listing.tags))?;
+        let all: Vec<u32> = (0..vocabulary.tags.len() as u32).collect();
         let opposite = if listing.kind == "offer" {
             "need"
         } else {
             "offer"
         };
-        let found = queries::candidates(conn, &tags, opposite, &scope, &listing.org_id, at)?;
-        let weights = tag_weights(conn, &tags)?;
+        let found = queries::candidates(
+            conn,
+            &vocabulary,
+            &all,
+            opposite,
+            &scope,
+            &listing.org_id,
+            at,
+        )?;
         let mut scored: Vec<(i64, Candidate, f64)> = found
             .into_iter()
-            .map(|mut c| {
-                c.tags.sort_by(|a, b| {
-                    weights
-                        .get(b)
-                        .unwrap_or(&0.0)
-                        .total_cmp(weights.get(a).unwrap_or(&0.0))
-                        .then(a.cmp(b))
-                });
-                let score = c
-                    .tags
-                    .iter()
-                    .map(|t| weights.get(t).copied().unwrap_or(0.0))
-                    .sum::<f64>();
-                let score = (score * 1000.0).round() / 1000.0;
+            .map(|c| {
+                let score = (vocabulary.weight(&c.tags) * 1000.0).round() / 1000.0;
                 ((score * 1000.0).round() as i64, c, score)
             })
             .collect();
@@ -339,7 +374,7 @@ async fn listing_matches(
             .into_iter()
             .filter_map(|(key, candidate, score)| {
                 let listing = full.remove(&candidate.listing_id)?;
-                Some((key, listing, score, candidate.tags))
+                Some((key, listing, score, vocabulary.names(&candidate.tags)))
             })
             .collect::<Vec<_>>())
     })

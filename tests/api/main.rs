@@ -12,5 +12,6 @@ mod matching;
 mod members;
 mod moderation;
 mod orgs;
+mod postings;
 mod seeding;
 mod smoke;

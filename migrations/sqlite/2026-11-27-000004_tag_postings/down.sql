@@ -1,3 +1,5 @@
+DROP INDEX orgs_status;
+CREATE INDEX orgs_suspended ON orgs (id) WHERE status = 'suspended';
 DROP TABLE tag_stats;
 DROP INDEX listing_tags_match;
 CREATE INDEX listing_tags_tag ON listing_tags (tag, listing_id);

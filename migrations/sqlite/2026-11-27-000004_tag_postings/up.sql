@@ -30,3 +30,9 @@ INSERT INTO tag_stats (tag, published)
 SELECT tag, COUNT(*) FROM listing_tags WHERE status = 'published' GROUP BY tag;
 INSERT INTO tag_stats (tag, published)
 SELECT '', COUNT(*) FROM listings WHERE status = 'published';
+
+-- Suspended organisations are found through a full index on status instead of the partial
+-- index `orgs_suspended`: the SQLite build plans statements without looking at bound values
+-- (see .cargo/config.toml), so it cannot tell that `status = $1` fits a partial index.
+DROP INDEX orgs_suspended;
+CREATE INDEX orgs_status ON orgs (status, id);
