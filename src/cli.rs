@@ -87,6 +87,14 @@ struct Config {
     /// Maximum database connections.
     #[arg(long, env = "MUTUA_DB_POOL_SIZE", default_value_t = 8, global = true)]
     db_pool_size: u32,
+    /// Public catalogue searches cached in memory (0 turns the cache off).
+    #[arg(
+        long,
+        env = "MUTUA_SEARCH_CACHE_SIZE",
+        default_value_t = 2048,
+        global = true
+    )]
+    search_cache_size: usize,
     /// Seconds a request waits for a database connection.
     #[arg(
         long,
@@ -175,6 +183,7 @@ impl Config {
         let mut s = Settings::new(self.database_url(), self.data_dir.clone(), secret);
         s.bind = self.bind.clone();
         s.db_pool_size = self.db_pool_size;
+        s.search_cache_size = self.search_cache_size;
         s.db_timeout = Duration::from_secs(self.db_timeout_secs.max(1));
         s.body_limit = self.body_limit;
         s.cors_origins = self

@@ -4,6 +4,7 @@
 //! application) is reachable from here.
 
 pub mod auth;
+pub mod catalogue_cache;
 pub mod cli;
 pub mod db;
 pub mod error;

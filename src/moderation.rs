@@ -69,6 +69,7 @@ pub fn set_org_status(
             "the organisation is already {to}"
         )));
     }
+    crate::models::listing::catalogue_changed(conn)?;
     let action = if suspend {
         "suspend_org"
     } else {

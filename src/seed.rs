@@ -321,6 +321,7 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
         }
     }
     crate::models::matching::recount_tag_stats(conn)
+        .and_then(|_| crate::models::listing::catalogue_changed(conn))
         .map_err(|e| format!("counting tags failed: {e}"))?;
     // Fresh statistics, so the planners use the tag and full-text indexes right away.
     // (PostgreSQL: VACUUM too, so index-only scans need not visit the freshly written heap.)

@@ -53,6 +53,8 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     /// Maximum pooled database connections.
     pub db_pool_size: u32,
+    /// Public catalogue searches kept in memory (0: no cache).
+    pub search_cache_size: usize,
     /// How long a request waits for a pooled connection.
     pub db_timeout: Duration,
     /// Largest accepted request body in bytes.
@@ -89,6 +91,7 @@ impl Settings {
             data_dir,
             jwt_secret,
             db_pool_size: 8,
+            search_cache_size: 2048,
             db_timeout: Duration::from_secs(5),
             body_limit: 64 * 1024,
             cors_origins: Vec::new(),

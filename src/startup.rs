@@ -14,6 +14,7 @@ use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::tokens::TokenSigner;
+use crate::catalogue_cache::CatalogueCache;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
 use crate::models::api_key::KeyUsage;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub route_table: Vec<(Vec<String>, Vec<Method>)>,
     /// API-key uses waiting to be written.
     pub key_usage: Arc<KeyUsage>,
+    /// Recent public catalogue searches.
+    pub catalogue_cache: Arc<CatalogueCache>,
 }
 
 /// A built server, bound and ready to run.
@@ -166,6 +169,7 @@ fn serve(
         route_table: route_table(&api),
         settings: settings.clone(),
         key_usage,
+        catalogue_cache: Arc::new(CatalogueCache::new(settings.search_cache_size)),
     });
     let api = Arc::new(api);
     spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());

@@ -155,6 +155,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalogue_state (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     tag_stats (tag) {
         tag -> Text,
         published -> BigInt,
@@ -213,6 +220,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     listings,
     listing_tags,
     tag_stats,
+    catalogue_state,
     reports,
     modlog,
 );

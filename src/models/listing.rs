@@ -195,7 +195,8 @@ impl Listing {
             .values(self)
             .execute(conn)?;
         sync_text(conn, &self.id)?;
-        Ok(sync_postings(conn, None, Some(self))?)
+        sync_postings(conn, None, Some(self))?;
+        Ok(catalogue_changed(conn)?)
     }
 
     /// Finds a listing by id.
@@ -317,11 +318,31 @@ pub fn sync_postings(
     Ok(())
 }
 
+/// Marks the public catalogue as changed (see [`crate::catalogue_cache`]); call inside the
+/// transaction of the change.
+pub fn catalogue_changed(conn: &mut DbConnection) -> QueryResult<()> {
+    use crate::db::schema::catalogue_state;
+    diesel::update(catalogue_state::table.find(1))
+        .set(catalogue_state::version.eq(catalogue_state::version + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The current catalogue version.
+pub fn catalogue_version(conn: &mut DbConnection) -> QueryResult<i64> {
+    use crate::db::schema::catalogue_state;
+    catalogue_state::table
+        .find(1)
+        .select(catalogue_state::version)
+        .first(conn)
+}
+
 /// Deletes a listing and its index entries.
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
     if let Some(listing) = Listing::find(conn, id)? {
         sync_postings(conn, Some(&listing), None)?;
     }
+    catalogue_changed(conn)?;
     search::unindex(conn, id)?;
     diesel::delete(listings::table.find(id)).execute(conn)?;
     Ok(())
@@ -394,6 +415,7 @@ pub fn apply(
     let changed = Listing::find(conn, &current.id)?
         .ok_or_else(|| ApiError::NotFound("listing vanished".into()))?;
     sync_postings(conn, Some(current), Some(&changed))?;
+    catalogue_changed(conn)?;
     Ok(changed)
 }
 

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -44,7 +44,7 @@ pub struct CatalogueQuery {
 }
 
 /// One facet value and how many results have it.
-#[derive(Debug, Clone, Serialize, ToSchema, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, QueryableByName)]
 pub struct FacetCount {
     #[diesel(sql_type = Text)]
     pub value: String,
@@ -53,7 +53,7 @@ pub struct FacetCount {
 }
 
 /// Counts over the whole result (not just the page).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Facets {
     pub total: i64,
     pub kind: Vec<FacetCount>,
@@ -125,12 +125,14 @@ struct KindCategoryCount {
     category: String,
     #[diesel(sql_type = BigInt)]
     count: i64,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    next_expiry: Option<NaiveDateTime>,
 }
 
 #[derive(QueryableByName)]
-struct ScoredListing {
-    #[diesel(embed)]
-    listing: Listing,
+struct ScoredId {
+    #[diesel(sql_type = Text)]
+    id: String,
     #[diesel(sql_type = Integer)]
     score: i32,
 }
@@ -160,22 +162,30 @@ pub fn page(
         Some(After::Id(id)) => c.text("listings.id < ?", id),
         None => {}
     }
+    // Ids and scores first, so sorting a large result moves small rows; then the page.
     let sql = format!(
-        "SELECT listings.*, {score} AS score FROM listings WHERE {} ORDER BY score DESC, listings.id DESC LIMIT {limit}",
+        "SELECT listings.id AS id, {score} AS score FROM listings WHERE {} \
+         ORDER BY score DESC, listings.id DESC LIMIT {limit}",
         c.sql()
     );
-    let rows: Vec<ScoredListing> = c.run(conn, sql)?;
-    Ok(rows.into_iter().map(|r| (r.listing, r.score)).collect())
+    let ranked: Vec<ScoredId> = c.run(conn, sql)?;
+    let ranked: Vec<(String, i32)> = ranked.into_iter().map(|r| (r.id, r.score)).collect();
+    by_ids(conn, &ranked)
 }
 
-/// Facet counts over the whole result.
-pub fn facets(conn: &mut DbConnection, query: &CatalogueQuery) -> QueryResult<Facets> {
+/// Facet counts over the whole result, and the earliest expiry among its listings (when
+/// the result will change by itself).
+pub fn facets(
+    conn: &mut DbConnection,
+    query: &CatalogueQuery,
+) -> QueryResult<(Facets, Option<NaiveDateTime>)> {
     let c = conditions(query, Dialect::of(conn));
     // Kind and category in one pass over the result.
     let pairs: Vec<KindCategoryCount> = c.run(
         conn,
         format!(
-            "SELECT listings.kind AS kind, listings.category AS category, COUNT(*) AS count \
+            "SELECT listings.kind AS kind, listings.category AS category, COUNT(*) AS count, \
+             MIN(listings.expires_at) AS next_expiry \
              FROM listings WHERE {} GROUP BY listings.kind, listings.category",
             c.sql()
         ),
@@ -204,10 +214,31 @@ pub fn facets(conn: &mut DbConnection, query: &CatalogueQuery) -> QueryResult<Fa
         ),
     )?;
     let total = kind.iter().map(|f| f.count).sum();
-    Ok(Facets {
-        total,
-        kind,
-        category,
-        tags,
-    })
+    let next_expiry = pairs.iter().filter_map(|p| p.next_expiry).min();
+    Ok((
+        Facets {
+            total,
+            kind,
+            category,
+            tags,
+        },
+        next_expiry,
+    ))
+}
+
+/// Listings by id, in the order given (ids that no longer exist are left out).
+pub fn by_ids(conn: &mut DbConnection, ids: &[(String, i32)]) -> QueryResult<Vec<(Listing, i32)>> {
+    use crate::db::schema::listings;
+    let wanted: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+    let mut found: std::collections::HashMap<String, Listing> = listings::table
+        .filter(listings::id.eq_any(wanted))
+        .select(Listing::as_select())
+        .load::<Listing>(conn)?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect();
+    Ok(ids
+        .iter()
+        .filter_map(|(id, score)| found.remove(id).map(|l| (l, *score)))
+        .collect())
 }

@@ -6,11 +6,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
+use crate::catalogue_cache::CachedSearch;
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, PageQuery};
 use crate::http::validate::normalize_tag;
-use crate::models::listing::{ListingCategory, ListingKind, ListingStatus, ListingView};
+use crate::models::listing::{self, ListingCategory, ListingKind, ListingStatus, ListingView};
 use crate::models::listing_search::{self, After, CatalogueQuery, Facets, SortOrder};
 use crate::models::now;
 use crate::models::user::PlatformRole;
@@ -198,11 +199,36 @@ async fn search_listings(
         }
     };
     let limit = request.limit;
+    let cache = state.catalogue_cache.clone();
     let (rows, facets, insider) = db::run(&state.pool, move |conn| {
         let insider = private_access(conn, caller.0.as_ref(), &mut query)?;
-        query.now = Some(now());
+        let public = query.public_only && query.statuses == [ListingStatus::Published.as_str()];
+        // Everything that decides the answer, except the time (see catalogue_cache).
+        let key = format!("{query:?}|{sort:?}|{after:?}|{limit}");
+        let at = now();
+        query.now = Some(at);
+        if !public || !cache.enabled() {
+            let rows = listing_search::page(conn, &query, sort, after.as_ref(), limit + 1)?;
+            let (facets, _) = listing_search::facets(conn, &query)?;
+            return Ok((rows, facets, insider));
+        }
+        let version = listing::catalogue_version(conn)?;
+        if let Some(hit) = cache.get(&key, version, at) {
+            let rows = listing_search::by_ids(conn, &hit.page)?;
+            if rows.len() == hit.page.len() {
+                return Ok((rows, hit.facets, insider));
+            }
+        }
         let rows = listing_search::page(conn, &query, sort, after.as_ref(), limit + 1)?;
-        let facets = listing_search::facets(conn, &query)?;
+        let (facets, valid_until) = listing_search::facets(conn, &query)?;
+        let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();
+        let computed = CachedSearch {
+            version,
+            valid_until,
+            page,
+            facets: facets.clone(),
+        };
+        cache.put(key, computed);
         Ok((rows, facets, insider))
     })
     .await?;

@@ -628,10 +628,7 @@ async fn only_published_unexpired_listings_of_active_organisations_are_public(ba
     );
 
     // Suspending the organisation takes all of its listings out of the catalogue.
-    app.sql(&format!(
-        "UPDATE orgs SET status='suspended' WHERE id='{}'",
-        m.org
-    ));
+    app.suspend_org_in_db(&m.org);
     for query in [
         "limit=100",
         "q=zusammenarbeit",

@@ -62,6 +62,8 @@ pub fn postgres_url() -> Option<String> {
 enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
+    // Another instance's database, removed by that instance.
+    Shared,
 }
 
 impl Drop for TestDb {
@@ -200,6 +202,28 @@ impl TestApp {
                 )
             }
         };
+        TestApp::start(backend, database_url, db, tweak).await
+    }
+
+    /// Starts a second instance of the application on this app's database, with its own
+    /// pool and in-memory state, as a deployment behind a load balancer runs several.
+    /// Dropping it leaves the database to this app.
+    pub async fn spawn_sibling(&self) -> TestApp {
+        TestApp::start(
+            self.backend,
+            self.database_url.clone(),
+            TestDb::Shared,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn start(
+        backend: Backend,
+        database_url: String,
+        db: TestDb,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir").keep();
         let mut settings = Settings::new(
             database_url.clone(),
@@ -391,18 +415,31 @@ impl TestApp {
     }
 
     /// Moves a listing's expiry date into the past, as if that date had passed: in the
-    /// listing and in its tag postings, which carry a copy of it.
+    /// listing and in its tag postings, which carry a copy of it. The catalogue version is
+    /// bumped as the application does for its own changes, since cached searches rely on
+    /// the expiry dates they saw.
     pub fn expire_listing(&self, id: &str) {
-        for table in ["listings", "listing_tags"] {
-            let key = if table == "listings" {
-                "id"
-            } else {
-                "listing_id"
-            };
-            self.sql(&format!(
-                "UPDATE {table} SET expires_at = '2000-01-01 00:00:00' WHERE {key} = '{id}'"
-            ));
-        }
+        self.sql(&format!(
+            "UPDATE listings SET expires_at = '2000-01-01 00:00:00' WHERE id = '{id}'"
+        ));
+        self.sql(&format!(
+            "UPDATE listing_tags SET expires_at = '2000-01-01 00:00:00' WHERE listing_id = '{id}'"
+        ));
+        self.catalogue_changed();
+    }
+
+    /// Suspends an organisation directly in the database (bypassing the moderation API),
+    /// bumping the catalogue version as the application does.
+    pub fn suspend_org_in_db(&self, org_id: &str) {
+        self.sql(&format!(
+            "UPDATE orgs SET status = 'suspended' WHERE id = '{org_id}'"
+        ));
+        self.catalogue_changed();
+    }
+
+    /// Bumps the catalogue version, as every application change of the catalogue does.
+    pub fn catalogue_changed(&self) {
+        self.sql("UPDATE catalogue_state SET version = version + 1 WHERE id = 1");
     }
 }
 

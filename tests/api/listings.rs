@@ -1392,9 +1392,7 @@ async fn suspended_organisations_listings_are_hidden_from_the_public(backend: Ba
         .await
         .expect(200);
 
-    app.sql(&format!(
-        "UPDATE orgs SET status = 'suspended' WHERE id = '{org}'"
-    ));
+    app.suspend_org_in_db(&org);
 
     read(&app, &public, None).await.expect_problem(404);
     app.get(&format!("/api/v1/listings/{public}/matches"), None)
@@ -1428,9 +1426,7 @@ async fn suspended_organisation_cannot_write_listings(backend: Backend) {
     let public = published(&app, &anna, &mira, trial_offer(&org)).await;
     assert_eq!(search_ids(&app, "q=probemonat", None).await, only(&public));
 
-    app.sql(&format!(
-        "UPDATE orgs SET status = 'suspended' WHERE id = '{org}'"
-    ));
+    app.suspend_org_in_db(&org);
 
     for token in [&anna.access, &jonas.access, &write_key] {
         create(&app, Some(token), charity_need(&org))

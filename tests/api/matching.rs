@@ -168,10 +168,7 @@ impl World {
     }
 
     fn suspend(&self, company: &Company) {
-        self.app.sql(&format!(
-            "UPDATE orgs SET status='suspended' WHERE id='{}'",
-            company.id
-        ));
+        self.app.suspend_org_in_db(&company.id);
     }
 
     /// `GET /orgs/{org}/matches?{query}` as `token`; must answer 200 with a page.

@@ -1,3 +1,4 @@
+DROP TABLE catalogue_state;
 DROP INDEX orgs_status;
 CREATE INDEX orgs_suspended ON orgs (id) WHERE status = 'suspended';
 DROP TABLE tag_stats;

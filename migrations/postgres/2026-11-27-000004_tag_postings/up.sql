@@ -36,3 +36,13 @@ SELECT '', COUNT(*) FROM listings WHERE status = 'published';
 -- (see .cargo/config.toml), so it cannot tell that `status = $1` fits a partial index.
 DROP INDEX orgs_suspended;
 CREATE INDEX orgs_status ON orgs (status, id);
+
+-- A counter bumped in the same transaction as every change that can alter the public
+-- catalogue (listing writes, organisation suspensions). Each API instance compares it with
+-- the version its cached search results were computed at, so a cached result is never
+-- served once the catalogue has changed, whichever instance changed it.
+CREATE TABLE catalogue_state (
+    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO catalogue_state (id, version) VALUES (1, 1);
