@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::listing::split_tags;
 use crate::db::schema::{listing_tags, listings, orgs, tag_stats};
@@ -136,10 +136,13 @@ fn postings_per_tag(
     let mut rows = Vec::new();
     for &index in tags {
         let tag = &vocabulary.tags[index as usize];
+        // One statement text whatever the filters (an absent filter is a bound `true`), so
+        // diesel keeps one prepared statement and need not render SQL to find it.
         let suspended = orgs::table
             .filter(orgs::status.eq("suspended"))
             .select(orgs::id);
-        let mut query = listing_tags::table
+        let any = |absent: bool| absent.into_sql::<Bool>();
+        let query = listing_tags::table
             .filter(listing_tags::tag.eq(tag))
             .filter(listing_tags::kind.eq(kind))
             .filter(listing_tags::status.eq("published"))
@@ -150,22 +153,30 @@ fn postings_per_tag(
                     .or(listing_tags::expires_at.gt(now)),
             )
             .filter(listing_tags::org_id.ne_all(suspended))
+            .filter(
+                listing_tags::industry
+                    .eq(scope.industry.clone().unwrap_or_default())
+                    .or(any(scope.industry.is_none())),
+            )
+            .filter(
+                listing_tags::region
+                    .eq(scope.region.clone().unwrap_or_default())
+                    .assume_not_null()
+                    .or(any(scope.region.is_none())),
+            )
+            .filter(
+                listing_tags::category
+                    .eq(scope.category.clone().unwrap_or_default())
+                    .or(any(scope.category.is_none())),
+            )
+            .filter(
+                listing_tags::trial_available
+                    .eq(scope.trial.unwrap_or_default())
+                    .or(any(scope.trial.is_none())),
+            )
             .select((listing_tags::listing_id, listing_tags::org_id))
             .order(listing_tags::listing_id.desc())
-            .limit(POSTINGS_PER_TAG)
-            .into_boxed();
-        if let Some(industry) = &scope.industry {
-            query = query.filter(listing_tags::industry.eq(industry));
-        }
-        if let Some(region) = &scope.region {
-            query = query.filter(listing_tags::region.eq(region));
-        }
-        if let Some(category) = &scope.category {
-            query = query.filter(listing_tags::category.eq(category));
-        }
-        if let Some(trial) = scope.trial {
-            query = query.filter(listing_tags::trial_available.eq(trial));
-        }
+            .limit(POSTINGS_PER_TAG);
         let found: Vec<(String, String)> = query.load(conn)?;
         rows.extend(
             found

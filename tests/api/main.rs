@@ -5,6 +5,7 @@ pub mod helpers;
 mod api_keys;
 mod auth;
 mod catalogue;
+mod catalogue_cache;
 mod cli;
 mod conventions;
 mod listings;
