@@ -7,7 +7,7 @@
 # seed 42), starts the server, and runs wrk (2 threads, 16 connections, 10 s, --latency)
 # against the matches endpoint at every size, and against /healthz, one listing by id and
 # the full-text search at 100,000 listings (with a warm result cache, then with the cache
-# off). Prints a Markdown table and keeps the raw wrk
+# off). Every measured run follows a 2-second warm-up run of the same requests. Prints a Markdown table and keeps the raw wrk
 # output under bench/results/. Needs wrk (Debian package `wrk`) and, for PostgreSQL, the
 # server at $BENCH_PG (default postgres://postgres@127.0.0.1:5432) with rights to create
 # the database `mutua_bench`.
@@ -44,9 +44,10 @@ start_server() {
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 }
 
-# run_wrk BACKEND SIZE NAME PATH [LUA]
+# run_wrk BACKEND SIZE NAME PATH [LUA]   (after a 2-second warm-up run that is not recorded)
 run_wrk() {
     local out="$RESULTS/$1-$2-$3.txt"
+    wrk -t2 -c"$CONNECTIONS" -d2s ${5:+-s "$5"} "http://127.0.0.1:$PORT$4" > /dev/null
     if [ -n "${5:-}" ]; then
         wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$5" "http://127.0.0.1:$PORT$4" > "$out"
     else

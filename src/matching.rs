@@ -143,8 +143,8 @@ pub struct Partner<'a> {
     pub org_id: &'a str,
     pub score: f64,
     pub reciprocal: bool,
-    offers: Vec<&'a Candidate>,
-    needs: Vec<&'a Candidate>,
+    offers: &'a [Candidate],
+    needs: &'a [Candidate],
 }
 
 /// The best offer for one need, if any shares a tag: (weight, offer). Ties go to the
@@ -188,8 +188,9 @@ fn round(x: f64) -> f64 {
 
 /// Ranks partners of an organisation with needs `our_needs` and offers `our_offers`,
 /// given other organisations' offers meeting our needs (`their_offers`) and their needs
-/// that our offers meet (`their_needs`). Scores only; [`explain`] builds the explanation
-/// of the partners actually shown.
+/// that our offers meet (`their_needs`), both sorted by organisation (see
+/// [`sort_by_org`]). Scores only; [`explain`] builds the explanation of the partners
+/// actually shown.
 pub fn rank<'a>(
     our_needs: &[Candidate],
     our_offers: &[Candidate],
@@ -197,41 +198,53 @@ pub fn rank<'a>(
     their_needs: &'a [Candidate],
     vocabulary: &Vocabulary,
 ) -> Vec<Partner<'a>> {
-    type Listings<'a> = (Vec<&'a Candidate>, Vec<&'a Candidate>);
-    let mut by_org: HashMap<&str, Listings<'a>> = HashMap::new();
-    for offer in their_offers {
-        by_org
-            .entry(offer.org_id.as_str())
-            .or_default()
-            .0
-            .push(offer);
-    }
-    for need in their_needs {
-        by_org.entry(need.org_id.as_str()).or_default().1.push(need);
-    }
-    let mut partners: Vec<Partner<'a>> = by_org
-        .into_iter()
-        .filter_map(|(org_id, (offers, needs))| {
-            let ours: Vec<f64> = our_needs
-                .iter()
-                .filter_map(|n| best(n, offers.iter().copied(), vocabulary).map(|(w, _)| w))
-                .collect();
-            let theirs: Vec<f64> = needs
-                .iter()
-                .filter_map(|n| best(n, our_offers.iter(), vocabulary).map(|(w, _)| w))
-                .collect();
-            if ours.is_empty() && theirs.is_empty() {
-                return None;
+    let by_org = |a: &Candidate, b: &Candidate| a.org_id == b.org_id;
+    let mut offers = their_offers.chunk_by(by_org).peekable();
+    let mut needs = their_needs.chunk_by(by_org).peekable();
+    let mut partners = Vec::new();
+    loop {
+        // The next organisation in either list, with its offers and its needs.
+        let (org_offers, org_needs): (&[Candidate], &[Candidate]) =
+            match (offers.peek(), needs.peek()) {
+                (None, None) => break,
+                (Some(o), Some(n)) if o[0].org_id == n[0].org_id => {
+                    (offers.next().unwrap_or(&[]), needs.next().unwrap_or(&[]))
+                }
+                (Some(o), Some(n)) if o[0].org_id < n[0].org_id => {
+                    (offers.next().unwrap_or(&[]), &[])
+                }
+                (Some(_), None) => (offers.next().unwrap_or(&[]), &[]),
+                _ => (&[], needs.next().unwrap_or(&[])),
+            };
+        let org_id = org_offers
+            .first()
+            .or(org_needs.first())
+            .map(|c| c.org_id.as_str());
+        let Some(org_id) = org_id else { break };
+        let (mut ours, mut ours_met) = (0.0, false);
+        for need in our_needs {
+            if let Some((w, _)) = best(need, org_offers.iter(), vocabulary) {
+                ours += w;
+                ours_met = true;
             }
-            Some(Partner {
+        }
+        let (mut theirs, mut theirs_met) = (0.0, false);
+        for need in org_needs {
+            if let Some((w, _)) = best(need, our_offers.iter(), vocabulary) {
+                theirs += w;
+                theirs_met = true;
+            }
+        }
+        if ours_met || theirs_met {
+            partners.push(Partner {
                 org_id,
-                score: round(ours.iter().chain(&theirs).sum::<f64>()),
-                reciprocal: !ours.is_empty() && !theirs.is_empty(),
-                offers,
-                needs,
-            })
-        })
-        .collect();
+                score: round(ours + theirs),
+                reciprocal: ours_met && theirs_met,
+                offers: org_offers,
+                needs: org_needs,
+            });
+        }
+    }
     partners.sort_by(|a, b| {
         b.reciprocal
             .cmp(&a.reciprocal)
@@ -239,6 +252,15 @@ pub fn rank<'a>(
             .then(a.org_id.cmp(b.org_id))
     });
     partners
+}
+
+/// Sorts candidates by organisation, as [`rank`] expects.
+pub fn sort_by_org(candidates: &mut [Candidate]) {
+    candidates.sort_unstable_by(|a, b| {
+        a.org_id
+            .cmp(&b.org_id)
+            .then(a.listing_id.cmp(&b.listing_id))
+    });
 }
 
 /// Which of a partner's listings meet which of ours (best offer per need, both ways).
@@ -252,7 +274,7 @@ pub fn explain(
         their_offers_meet_our_needs: our_needs
             .iter()
             .filter_map(|n| {
-                best(n, partner.offers.iter().copied(), vocabulary)
+                best(n, partner.offers.iter(), vocabulary)
                     .map(|(w, o)| meeting(n, o, w, vocabulary))
             })
             .collect(),
@@ -302,6 +324,8 @@ mod tests {
             listing("c-offer", "c", &[common]),
         ];
         let their_needs = vec![listing("c-need", "c", &[other])];
+        let mut their_offers = their_offers;
+        sort_by_org(&mut their_offers);
         let ranked = rank(&our_needs, &our_offers, &their_offers, &their_needs, &v);
         let order: Vec<&str> = ranked.iter().map(|p| p.org_id).collect();
         assert_eq!(order, vec!["c", "b", "a"]);

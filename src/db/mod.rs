@@ -24,6 +24,21 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs a diesel expression on the concrete connection inside a [`DbConnection`] (the
+/// expression is compiled once per backend). Through the `MultiConnection` enum diesel
+/// renders a statement's SQL text on every execution, even when the prepared statement is
+/// cached; on the concrete connection a statement of fixed shape is found by its type. For
+/// the hot paths (`docs/BENCHMARKS.md`).
+#[macro_export]
+macro_rules! native {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+
 /// The connection pool shared by all workers.
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
@@ -145,7 +160,9 @@ pub fn connect(backend: &Backend, size: u32, timeout: Duration) -> Result<Pool, 
     drop(first);
     r2d2::Pool::builder()
         .max_size(size.max(1))
-        .min_idle(Some(1))
+        // All connections are opened at start: opening them under load (a PostgreSQL
+        // connection takes milliseconds) stalls the first requests of a burst.
+        .min_idle(Some(size.max(1)))
         .connection_timeout(timeout)
         .test_on_check_out(false)
         .build(manager)

@@ -140,19 +140,20 @@ impl ApiKey {
         conn: &mut DbConnection,
         key_hash: &str,
     ) -> Result<Option<KeyGrant>, ApiError> {
-        let row: Option<(String, String, String, String, Option<NaiveDateTime>)> = api_keys::table
-            .inner_join(orgs::table)
-            .filter(api_keys::key_hash.eq(key_hash))
-            .filter(api_keys::revoked_at.is_null())
-            .select((
-                api_keys::id,
-                api_keys::org_id,
-                api_keys::scopes,
-                orgs::status,
-                api_keys::last_used_at,
-            ))
-            .first(conn)
-            .optional()?;
+        let row: Option<(String, String, String, String, Option<NaiveDateTime>)> =
+            crate::native!(conn, |c| api_keys::table
+                .inner_join(orgs::table)
+                .filter(api_keys::key_hash.eq(key_hash))
+                .filter(api_keys::revoked_at.is_null())
+                .select((
+                    api_keys::id,
+                    api_keys::org_id,
+                    api_keys::scopes,
+                    orgs::status,
+                    api_keys::last_used_at,
+                ))
+                .first(c)
+                .optional())?;
         row.map(|(key_id, org_id, scopes, org_status, last_used_at)| {
             Ok(KeyGrant {
                 key_id,

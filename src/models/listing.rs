@@ -214,12 +214,12 @@ impl Listing {
         id: &str,
     ) -> QueryResult<Option<(Listing, String)>> {
         use crate::db::schema::orgs;
-        listings::table
+        crate::native!(conn, |c| listings::table
             .inner_join(orgs::table)
             .filter(listings::id.eq(id))
             .select((Listing::as_select(), orgs::status))
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// Counts an organisation's live listings (draft, pending or published).

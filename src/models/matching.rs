@@ -41,7 +41,7 @@ pub fn own_listings(
     org_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Own>> {
-    let rows: Vec<(String, String, String, String)> = listings::table
+    let rows: Vec<(String, String, String, String)> = crate::native!(conn, |c| listings::table
         .filter(listings::org_id.eq(org_id))
         .filter(listings::status.eq("published"))
         .filter(
@@ -56,7 +56,7 @@ pub fn own_listings(
             listings::tags,
         ))
         .order(listings::id.asc())
-        .load(conn)?;
+        .load(c))?;
     Ok(rows
         .into_iter()
         .map(|(listing_id, kind, title, tags)| Own {
@@ -177,7 +177,7 @@ fn postings_per_tag(
             .select((listing_tags::listing_id, listing_tags::org_id))
             .order(listing_tags::listing_id.desc())
             .limit(POSTINGS_PER_TAG);
-        let found: Vec<(String, String)> = query.load(conn)?;
+        let found: Vec<(String, String)> = crate::native!(&mut *conn, |c| query.load(c))?;
         rows.extend(
             found
                 .into_iter()
@@ -254,10 +254,10 @@ pub fn titles(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<St
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, String)> = listings::table
+    let rows: Vec<(String, String)> = crate::native!(conn, |c| listings::table
         .filter(listings::id.eq_any(ids))
         .select((listings::id, listings::title))
-        .load(conn)?;
+        .load(c))?;
     Ok(rows.into_iter().collect())
 }
 
@@ -269,13 +269,11 @@ pub fn document_frequency(
 ) -> QueryResult<(HashMap<String, i64>, i64)> {
     let mut wanted: Vec<&str> = tags.iter().map(String::as_str).collect();
     wanted.push("");
-    let mut counts: HashMap<String, i64> = tag_stats::table
-        .filter(tag_stats::tag.eq_any(wanted))
+    let found: Vec<(String, i64)> = crate::native!(conn, |c| tag_stats::table
+        .filter(tag_stats::tag.eq_any(&wanted))
         .select((tag_stats::tag, tag_stats::published))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .collect();
+        .load(c))?;
+    let mut counts: HashMap<String, i64> = found.into_iter().filter(|(_, n)| *n > 0).collect();
     let published = counts.remove("").unwrap_or(0);
     Ok((counts, published))
 }

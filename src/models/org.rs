@@ -85,7 +85,7 @@ impl Org {
 
     /// Finds an organisation by id.
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Org>> {
-        orgs::table.find(id).first(conn).optional()
+        crate::native!(conn, |c| orgs::table.find(id).first(c).optional())
     }
 
     /// Takes the organisation's row lock for the rest of the transaction (a no-op update),

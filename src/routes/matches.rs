@@ -238,8 +238,10 @@ async fn org_matches(
         let (our_needs, our_offers) = own_candidates(own, &org_id, &vocabulary);
         let (need_tags, offer_tags) = (tags_of(&our_needs), tags_of(&our_offers));
         let (v, s) = (&vocabulary, &scope);
-        let their_offers = queries::candidates(conn, v, &need_tags, "offer", s, &org_id, at)?;
-        let their_needs = queries::candidates(conn, v, &offer_tags, "need", s, &org_id, at)?;
+        let mut their_offers = queries::candidates(conn, v, &need_tags, "offer", s, &org_id, at)?;
+        let mut their_needs = queries::candidates(conn, v, &offer_tags, "need", s, &org_id, at)?;
+        matching::sort_by_org(&mut their_offers);
+        matching::sort_by_org(&mut their_needs);
         let ranked = matching::rank(&our_needs, &our_offers, &their_offers, &their_needs, v);
         let mut page: Vec<Shown> = ranked
             .iter()
@@ -266,10 +268,11 @@ async fn org_matches(
         let shown = page.len().min(limit as usize);
         fill_titles(conn, &mut page[..shown])?;
         let ids: Vec<&str> = page[..shown].iter().map(|p| p.org_id.as_str()).collect();
-        let names: HashMap<String, (String, Option<String>)> = orgs::table
-            .filter(orgs::id.eq_any(ids))
+        let found: Vec<(String, String, Option<String>)> = crate::native!(conn, |c| orgs::table
+            .filter(orgs::id.eq_any(&ids))
             .select((orgs::id, orgs::name, orgs::region))
-            .load::<(String, String, Option<String>)>(conn)?
+            .load(c))?;
+        let names: HashMap<String, (String, Option<String>)> = found
             .into_iter()
             .map(|(id, name, region)| (id, (name, region)))
             .collect();
