@@ -208,6 +208,18 @@ impl Listing {
             .optional()
     }
 
+    /// Finds listings by id (one statement), keyed by id; ids that do not exist are absent.
+    pub fn find_many(
+        conn: &mut DbConnection,
+        ids: &[&str],
+    ) -> QueryResult<std::collections::HashMap<String, Listing>> {
+        let found: Vec<Listing> = crate::native!(conn, |c| listings::table
+            .filter(listings::id.eq_any(ids))
+            .select(Listing::as_select())
+            .load(c))?;
+        Ok(found.into_iter().map(|l| (l.id.clone(), l)).collect())
+    }
+
     /// Finds a listing by id with its organisation's status, in one statement.
     pub fn find_with_org_status(
         conn: &mut DbConnection,

@@ -228,15 +228,8 @@ pub fn facets(
 
 /// Listings by id, in the order given (ids that no longer exist are left out).
 pub fn by_ids(conn: &mut DbConnection, ids: &[(String, i32)]) -> QueryResult<Vec<(Listing, i32)>> {
-    use crate::db::schema::listings;
     let wanted: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
-    let mut found: std::collections::HashMap<String, Listing> = listings::table
-        .filter(listings::id.eq_any(wanted))
-        .select(Listing::as_select())
-        .load::<Listing>(conn)?
-        .into_iter()
-        .map(|l| (l.id.clone(), l))
-        .collect();
+    let mut found = Listing::find_many(conn, &wanted)?;
     Ok(ids
         .iter()
         .filter_map(|(id, score)| found.remove(id).map(|l| (l, *score)))

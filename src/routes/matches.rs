@@ -366,13 +366,7 @@ async fn listing_matches(
             .take(limit as usize + 1)
             .collect();
         let ids: Vec<&str> = page.iter().map(|(_, c, _)| c.listing_id.as_str()).collect();
-        let mut full: HashMap<String, Listing> = listings::table
-            .filter(listings::id.eq_any(ids))
-            .select(Listing::as_select())
-            .load::<Listing>(conn)?
-            .into_iter()
-            .map(|l| (l.id.clone(), l))
-            .collect();
+        let mut full = Listing::find_many(conn, &ids)?;
         Ok(page
             .into_iter()
             .filter_map(|(key, candidate, score)| {
