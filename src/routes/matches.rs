@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
-use crate::db::schema::{listings, orgs};
+use crate::db::schema::orgs;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, Cursor, PageQuery};
