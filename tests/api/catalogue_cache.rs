@@ -5,7 +5,7 @@
 //! passes without any write, cursor pages follow the catalogue, and searches that include
 //! non-public listings are never cached.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
@@ -13,8 +13,10 @@ use serde_json::{json, Value};
 
 use crate::backends;
 use crate::helpers::{enc, Backend, Resp, TestApp, TestUser};
-
-const LISTINGS: &str = "/api/v1/listings";
+use crate::market::{
+    approve, archive, company, draft, moderator, next_cursor, pending, publish, set, Company,
+    LISTINGS,
+};
 
 /// A marketplace: one organisation with its owner, and a platform moderator.
 struct Market {
@@ -28,24 +30,13 @@ async fn market(backend: Backend) -> Market {
     let app = TestApp::spawn(backend).await;
     let owner = app.user("inhaberin@gasthof-sonne.example").await;
     let org = app.org(&owner, "Gasthof Sonne").await;
-    let moderator = app.user("moderation@mutua.example").await;
-    app.sql(&format!(
-        "UPDATE users SET platform_role = 'moderator' WHERE id = '{}'",
-        moderator.id
-    ));
+    let moderator = moderator(&app, "moderation@mutua.example").await;
     Market {
         app,
         owner,
         moderator,
         org,
     }
-}
-
-/// Another organisation with its own owner.
-async fn partner(app: &TestApp, email: &str, name: &str) -> (TestUser, String) {
-    let owner = app.user(email).await;
-    let org = app.org(&owner, name).await;
-    (owner, org)
 }
 
 /// The body of a new listing (without `org_id`).
@@ -57,79 +48,6 @@ fn listing(kind: &str, category: &str, title: &str, description: &str, tags: &[&
         "description": description,
         "tags": tags,
     })
-}
-
-/// Creates a draft from `body` in `org_id` and returns its id.
-async fn draft(app: &TestApp, owner: &TestUser, org_id: &str, mut body: Value) -> String {
-    body["org_id"] = json!(org_id);
-    let created = app.post(LISTINGS, Some(&owner.access), body).await;
-    created.expect(201);
-    assert_eq!(created.body["status"], "draft", "{}", created.text);
-    created.str("id")
-}
-
-/// Submits a draft for review.
-async fn submit(app: &TestApp, owner: &TestUser, id: &str) {
-    let submitted = app
-        .post(
-            &format!("{LISTINGS}/{id}/submit"),
-            Some(&owner.access),
-            json!({}),
-        )
-        .await;
-    submitted.expect(200);
-    assert_eq!(
-        submitted.body["status"], "pending_review",
-        "{}",
-        submitted.text
-    );
-}
-
-/// Creates a listing and submits it for review; returns its id.
-async fn pending(app: &TestApp, owner: &TestUser, org_id: &str, body: Value) -> String {
-    let id = draft(app, owner, org_id, body).await;
-    submit(app, owner, &id).await;
-    id
-}
-
-/// A moderator approves a submitted listing or a published listing's pending edit.
-async fn approve(app: &TestApp, moderator: &TestUser, id: &str) -> Resp {
-    let approved = app
-        .post(
-            &format!("/api/v1/moderation/listings/{id}/approve"),
-            Some(&moderator.access),
-            json!({}),
-        )
-        .await;
-    approved.expect(200);
-    assert_eq!(approved.body["status"], "published", "{}", approved.text);
-    approved
-}
-
-/// Creates, submits and approves a listing; returns its id.
-async fn publish(
-    app: &TestApp,
-    owner: &TestUser,
-    moderator: &TestUser,
-    org_id: &str,
-    body: Value,
-) -> String {
-    let id = pending(app, owner, org_id, body).await;
-    approve(app, moderator, &id).await;
-    id
-}
-
-/// The organisation archives its published listing.
-async fn archive(app: &TestApp, owner: &TestUser, id: &str) {
-    let archived = app
-        .post(
-            &format!("{LISTINGS}/{id}/archive"),
-            Some(&owner.access),
-            json!({}),
-        )
-        .await;
-    archived.expect(200);
-    assert_eq!(archived.body["status"], "archived", "{}", archived.text);
 }
 
 /// `POST /moderation/orgs/{org}/{action}` (`suspend` or `unsuspend`); answers the new status.
@@ -182,18 +100,6 @@ fn ids(resp: &Resp) -> Vec<String> {
         .iter()
         .map(|l| l["id"].as_str().expect("id").to_owned())
         .collect()
-}
-
-fn set<S: AsRef<str>>(ids: &[S]) -> BTreeSet<String> {
-    ids.iter().map(|i| i.as_ref().to_owned()).collect()
-}
-
-fn next_cursor(resp: &Resp) -> Option<String> {
-    match &resp.body["next_cursor"] {
-        Value::Null => None,
-        Value::String(c) => Some(c.clone()),
-        other => panic!("next_cursor is neither null nor a string: {other}"),
-    }
 }
 
 /// One facet as value → count.
@@ -300,7 +206,10 @@ async fn every_catalogue_write_shows_in_the_next_identical_search(backend: Backe
         ),
     )
     .await;
-    let (winzer, weingut) = partner(
+    let Company {
+        owner: winzer,
+        id: weingut,
+    } = company(
         app,
         "inhaber@weingut-morgenrot.example",
         "Weingut Morgenrot",
@@ -589,8 +498,10 @@ async fn a_change_made_through_another_instance_shows_at_once(backend: Backend) 
     )
     .await;
     // The hotel signs up through the other instance.
-    let (hotel_owner, hotel) =
-        partner(&b, "inhaberin@hotel-seeblick.example", "Hotel Seeblick").await;
+    let Company {
+        owner: hotel_owner,
+        id: hotel,
+    } = company(&b, "inhaberin@hotel-seeblick.example", "Hotel Seeblick").await;
 
     const QUERY: &str = "q=kundenservice&limit=10";
     let baseline = Expected {

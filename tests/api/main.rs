@@ -9,6 +9,7 @@ mod catalogue_cache;
 mod cli;
 mod conventions;
 mod listings;
+mod market;
 mod matching;
 mod members;
 mod moderation;

@@ -9,60 +9,13 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{enc, Backend, Resp, TestApp, TestUser};
-
-const LISTINGS: &str = "/api/v1/listings";
-
-/// A running marketplace with a platform moderator.
-struct World {
-    app: TestApp,
-    moderator: TestUser,
-}
-
-/// An organisation and its owner.
-struct Company {
-    owner: TestUser,
-    id: String,
-}
-
-async fn world(backend: Backend) -> World {
-    let app = TestApp::spawn(backend).await;
-    let moderator = app.user("moderation@mutua.example").await;
-    app.sql(&format!(
-        "UPDATE users SET platform_role = 'moderator' WHERE id = '{}'",
-        moderator.id
-    ));
-    World { app, moderator }
-}
-
-/// A listing body (without `org_id`): category `expertise`, region Bayern, no trial.
-fn listing(kind: &str, title: &str, tags: &[&str]) -> Value {
-    json!({
-        "kind": kind,
-        "category": "expertise",
-        "title": title,
-        "description": "Gegenseitige Unterstützung unter Betrieben der Branche.",
-        "tags": tags,
-        "region": "Bayern",
-    })
-}
-
-fn offer(title: &str, tags: &[&str]) -> Value {
-    listing("offer", title, tags)
-}
-
-fn need(title: &str, tags: &[&str]) -> Value {
-    listing("need", title, tags)
-}
+use crate::helpers::{enc, Backend};
+use crate::market::{
+    items, listing_ids, need, next_cursor, offer, org_ids, partner, weight, world, Company, World,
+    LISTINGS,
+};
 
 impl World {
-    /// A hospitality organisation in Bayern.
-    async fn company(&self, email: &str, name: &str) -> Company {
-        let owner = self.app.user(email).await;
-        let id = self.app.org(&owner, name).await;
-        Company { owner, id }
-    }
-
     /// An organisation of another industry.
     async fn company_in(&self, email: &str, name: &str, industry: &str) -> Company {
         let owner = self.app.user(email).await;
@@ -82,87 +35,6 @@ impl World {
         }
     }
 
-    /// Creates a draft; returns its id.
-    async fn draft(&self, company: &Company, mut body: Value) -> String {
-        body["org_id"] = json!(company.id);
-        let created = self
-            .app
-            .post(LISTINGS, Some(&company.owner.access), body)
-            .await;
-        created.expect(201);
-        assert_eq!(created.body["status"], "draft");
-        created.str("id")
-    }
-
-    /// Creates a listing and submits it for review; returns its id.
-    async fn pending(&self, company: &Company, body: Value) -> String {
-        let id = self.draft(company, body).await;
-        self.submit(company, &id).await;
-        id
-    }
-
-    async fn submit(&self, company: &Company, id: &str) {
-        let submitted = self
-            .app
-            .post(
-                &format!("{LISTINGS}/{id}/submit"),
-                Some(&company.owner.access),
-                json!({}),
-            )
-            .await;
-        submitted.expect(200);
-        assert_eq!(submitted.body["status"], "pending_review");
-    }
-
-    async fn moderate(&self, id: &str, decision: &str, body: Value) -> Resp {
-        let resp = self
-            .app
-            .post(
-                &format!("/api/v1/moderation/listings/{id}/{decision}"),
-                Some(&self.moderator.access),
-                body,
-            )
-            .await;
-        resp.expect(200);
-        resp
-    }
-
-    async fn approve(&self, id: &str) {
-        let approved = self.moderate(id, "approve", json!({})).await;
-        assert_eq!(approved.body["status"], "published");
-    }
-
-    /// Creates, submits and approves a listing; returns its id.
-    async fn publish(&self, company: &Company, body: Value) -> String {
-        let id = self.pending(company, body).await;
-        self.approve(&id).await;
-        id
-    }
-
-    async fn archive(&self, company: &Company, id: &str) {
-        let archived = self
-            .app
-            .post(
-                &format!("{LISTINGS}/{id}/archive"),
-                Some(&company.owner.access),
-                json!({}),
-            )
-            .await;
-        archived.expect(200);
-        assert_eq!(archived.body["status"], "archived");
-    }
-
-    async fn remove(&self, id: &str) {
-        let removed = self
-            .moderate(
-                id,
-                "remove",
-                json!({"reason": "Verstößt gegen die Regeln."}),
-            )
-            .await;
-        assert_eq!(removed.body["status"], "removed");
-    }
-
     fn expire(&self, id: &str) {
         self.app.expire_listing(id);
     }
@@ -170,88 +42,12 @@ impl World {
     fn suspend(&self, company: &Company) {
         self.app.suspend_org_in_db(&company.id);
     }
-
-    /// `GET /orgs/{org}/matches?{query}` as `token`; must answer 200 with a page.
-    async fn matches(&self, token: &str, org: &str, query: &str) -> Resp {
-        let resp = self
-            .app
-            .get(&format!("/api/v1/orgs/{org}/matches?{query}"), Some(token))
-            .await;
-        assert_eq!(resp.status, 200, "matches of {org}?{query}: {}", resp.text);
-        assert!(resp.body["items"].is_array(), "no items: {}", resp.text);
-        resp
-    }
-
-    /// The partner org ids `company` sees (as its owner), in rank order.
-    async fn partners(&self, company: &Company, query: &str) -> Vec<String> {
-        org_ids(
-            &self
-                .matches(&company.owner.access, &company.id, query)
-                .await,
-        )
-    }
-
-    /// `GET /listings/{id}/matches?{query}`; must answer 200 with a page.
-    async fn listing_matches(&self, token: Option<&str>, id: &str, query: &str) -> Resp {
-        let resp = self
-            .app
-            .get(&format!("{LISTINGS}/{id}/matches?{query}"), token)
-            .await;
-        assert_eq!(
-            resp.status, 200,
-            "matches of listing {id}?{query}: {}",
-            resp.text
-        );
-        assert!(resp.body["items"].is_array(), "no items: {}", resp.text);
-        resp
-    }
-}
-
-fn items(resp: &Resp) -> &Vec<Value> {
-    resp.body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {}", resp.text))
-}
-
-fn org_ids(resp: &Resp) -> Vec<String> {
-    items(resp)
-        .iter()
-        .map(|p| p["org_id"].as_str().expect("org_id").to_owned())
-        .collect()
-}
-
-fn listing_ids(resp: &Resp) -> Vec<String> {
-    items(resp)
-        .iter()
-        .map(|m| m["listing"]["id"].as_str().expect("listing.id").to_owned())
-        .collect()
-}
-
-/// The item of partner `org`.
-fn partner<'a>(resp: &'a Resp, org: &str) -> &'a Value {
-    items(resp)
-        .iter()
-        .find(|p| p["org_id"] == json!(org))
-        .unwrap_or_else(|| panic!("partner {org} not in {}", resp.text))
-}
-
-fn next_cursor(resp: &Resp) -> Option<String> {
-    match &resp.body["next_cursor"] {
-        Value::Null => None,
-        Value::String(c) => Some(c.clone()),
-        other => panic!("next_cursor is neither null nor a string: {other}"),
-    }
 }
 
 fn score(item: &Value) -> f64 {
     item["score"]
         .as_f64()
         .unwrap_or_else(|| panic!("no numeric score in {item}"))
-}
-
-/// The documented tag weight: `ln(1 + P / df)`.
-fn weight(published: u32, df: u32) -> f64 {
-    (1.0 + f64::from(published) / f64::from(df)).ln()
 }
 
 #[track_caller]

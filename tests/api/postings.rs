@@ -10,60 +10,15 @@ use std::collections::BTreeSet;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::helpers::{enc, Backend, Resp, TestApp, TestUser};
-
-const LISTINGS: &str = "/api/v1/listings";
-
-/// A running marketplace with a platform moderator.
-struct World {
-    app: TestApp,
-    moderator: TestUser,
-}
-
-/// An organisation (industry hospitality) and its owner.
-struct Company {
-    owner: TestUser,
-    id: String,
-}
-
-async fn world(backend: Backend) -> World {
-    let app = TestApp::spawn(backend).await;
-    let moderator = app.user("pruefung@mutua-moderation.example").await;
-    app.sql(&format!(
-        "UPDATE users SET platform_role = 'moderator' WHERE id = '{}'",
-        moderator.id
-    ));
-    World { app, moderator }
-}
-
-/// A listing body (without `org_id`): category `expertise`, no trial.
-fn listing(kind: &str, title: &str, tags: &[&str], region: &str) -> Value {
-    json!({
-        "kind": kind,
-        "category": "expertise",
-        "title": title,
-        "description": "Fachwissen und Ressourcen teilen – gegenseitiger Nutzen unter Betrieben.",
-        "tags": tags,
-        "region": region,
-    })
-}
-
-fn offer(title: &str, tags: &[&str]) -> Value {
-    listing("offer", title, tags, "Bayern")
-}
-
-fn need(title: &str, tags: &[&str]) -> Value {
-    listing("need", title, tags, "Bayern")
-}
-
-/// A time `days` from now, RFC 3339 with whole seconds.
-fn in_days(days: i64) -> String {
-    (Utc::now() + Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+use crate::helpers::{enc, Backend, Resp};
+use crate::market::{
+    in_days, items, listing, listing_ids, need, offer, org_ids, partner, set, weight, world,
+    Company, World, LISTINGS,
+};
 
 fn instant(value: &Value) -> DateTime<Utc> {
     value
@@ -74,116 +29,6 @@ fn instant(value: &Value) -> DateTime<Utc> {
 }
 
 impl World {
-    /// A hospitality organisation in Bayern.
-    async fn company(&self, email: &str, name: &str) -> Company {
-        let owner = self.app.user(email).await;
-        let id = self.app.org(&owner, name).await;
-        Company { owner, id }
-    }
-
-    /// Creates a draft; returns its id.
-    async fn draft(&self, company: &Company, mut body: Value) -> String {
-        body["org_id"] = json!(company.id);
-        let created = self
-            .app
-            .post(LISTINGS, Some(&company.owner.access), body)
-            .await;
-        created.expect(201);
-        assert_eq!(created.body["status"], "draft");
-        created.str("id")
-    }
-
-    async fn submit(&self, company: &Company, id: &str) {
-        let submitted = self
-            .app
-            .post(
-                &format!("{LISTINGS}/{id}/submit"),
-                Some(&company.owner.access),
-                json!({}),
-            )
-            .await;
-        submitted.expect(200);
-        assert_eq!(submitted.body["status"], "pending_review");
-    }
-
-    /// Creates a listing and submits it for review; returns its id.
-    async fn pending(&self, company: &Company, body: Value) -> String {
-        let id = self.draft(company, body).await;
-        self.submit(company, &id).await;
-        id
-    }
-
-    async fn moderate(&self, id: &str, decision: &str, body: Value) -> Resp {
-        let resp = self
-            .app
-            .post(
-                &format!("/api/v1/moderation/listings/{id}/{decision}"),
-                Some(&self.moderator.access),
-                body,
-            )
-            .await;
-        resp.expect(200);
-        assert_eq!(resp.body["id"], json!(id), "{}", resp.text);
-        resp
-    }
-
-    async fn approve(&self, id: &str) -> Resp {
-        let approved = self.moderate(id, "approve", json!({})).await;
-        assert_eq!(approved.body["status"], "published");
-        approved
-    }
-
-    /// Creates, submits and approves a listing; returns its id.
-    async fn publish(&self, company: &Company, body: Value) -> String {
-        let id = self.pending(company, body).await;
-        self.approve(&id).await;
-        id
-    }
-
-    async fn reject(&self, id: &str) -> Resp {
-        self.moderate(
-            id,
-            "reject",
-            json!({"reason": "Bitte die Gegenleistung genauer beschreiben."}),
-        )
-        .await
-    }
-
-    async fn remove(&self, id: &str) {
-        let removed = self
-            .moderate(
-                id,
-                "remove",
-                json!({"reason": "Reine Manipulationstaktik statt echter Gegenseitigkeit."}),
-            )
-            .await;
-        assert_eq!(removed.body["status"], "removed");
-    }
-
-    async fn restore(&self, id: &str) {
-        let restored = self
-            .moderate(
-                id,
-                "restore",
-                json!({"reason": "Nach Rücksprache mit dem Betrieb korrigiert."}),
-            )
-            .await;
-        assert_eq!(restored.body["status"], "published");
-    }
-
-    async fn archive(&self, company: &Company, id: &str) {
-        let archived = self
-            .app
-            .post(
-                &format!("{LISTINGS}/{id}/archive"),
-                Some(&company.owner.access),
-                json!({}),
-            )
-            .await;
-        archived.expect(200);
-        assert_eq!(archived.body["status"], "archived");
-    }
-
     /// Deletes a listing (204) and checks its owner no longer finds it.
     async fn delete(&self, company: &Company, id: &str) {
         let deleted = self
@@ -245,44 +90,9 @@ impl World {
         resp
     }
 
-    /// `GET /orgs/{org}/matches?{query}` as the organisation's owner; must answer 200.
-    async fn matches(&self, company: &Company, query: &str) -> Resp {
-        let resp = self
-            .app
-            .get(
-                &format!("/api/v1/orgs/{}/matches?{query}", company.id),
-                Some(&company.owner.access),
-            )
-            .await;
-        assert_eq!(
-            resp.status, 200,
-            "matches of {}?{query}: {}",
-            company.id, resp.text
-        );
-        assert!(resp.body["items"].is_array(), "no items: {}", resp.text);
-        resp
-    }
-
     /// The partners `company` sees, as a set.
-    async fn partners(&self, company: &Company, query: &str) -> BTreeSet<String> {
-        org_ids(&self.matches(company, query).await)
-            .into_iter()
-            .collect()
-    }
-
-    /// `GET /listings/{id}/matches?{query}` as `token`; must answer 200.
-    async fn listing_matches(&self, token: Option<&str>, id: &str, query: &str) -> Resp {
-        let resp = self
-            .app
-            .get(&format!("{LISTINGS}/{id}/matches?{query}"), token)
-            .await;
-        assert_eq!(
-            resp.status, 200,
-            "matches of listing {id}?{query}: {}",
-            resp.text
-        );
-        assert!(resp.body["items"].is_array(), "no items: {}", resp.text);
-        resp
+    async fn partner_set(&self, company: &Company, query: &str) -> BTreeSet<String> {
+        self.partners(company, query).await.into_iter().collect()
     }
 
     /// The listings that fit listing `id` (asked anonymously), as a set.
@@ -293,42 +103,10 @@ impl World {
     }
 }
 
-fn items(resp: &Resp) -> &Vec<Value> {
-    resp.body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {}", resp.text))
-}
-
-fn org_ids(resp: &Resp) -> Vec<String> {
-    items(resp)
-        .iter()
-        .map(|p| p["org_id"].as_str().expect("org_id").to_owned())
-        .collect()
-}
-
-fn listing_ids(resp: &Resp) -> Vec<String> {
-    items(resp)
-        .iter()
-        .map(|m| m["listing"]["id"].as_str().expect("listing.id").to_owned())
-        .collect()
-}
-
-fn set(ids: &[&String]) -> BTreeSet<String> {
-    ids.iter().map(|s| s.to_string()).collect()
-}
-
 fn number(value: &Value, what: &str) -> f64 {
     value
         .as_f64()
         .unwrap_or_else(|| panic!("{what} is not a number: {value}"))
-}
-
-/// The item of partner `org`.
-fn partner<'a>(resp: &'a Resp, org: &str) -> &'a Value {
-    items(resp)
-        .iter()
-        .find(|p| p["org_id"] == json!(org))
-        .unwrap_or_else(|| panic!("partner {org} not in {}", resp.text))
 }
 
 /// The meeting in which partner `org`'s offer meets our need `need_id`.
@@ -344,7 +122,7 @@ fn meeting<'a>(resp: &'a Resp, org: &str, need_id: &str) -> &'a Value {
 /// The documented weight of a tag carried by `df` of `published` published listings,
 /// rounded to three decimals as the API shows it.
 fn expected_weight(published: u32, df: u32) -> f64 {
-    let exact = (1.0 + f64::from(published) / f64::from(df)).ln();
+    let exact = weight(published, df);
     (exact * 1000.0).round() / 1000.0
 }
 
@@ -414,7 +192,7 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         ("trial=true", set(&[&hotel.id])),
         ("trial=false", set(&[&winery.id])),
     ] {
-        assert_eq!(w.partners(&x, query).await, expected, "before: ?{query}");
+        assert_eq!(w.partner_set(&x, query).await, expected, "before: ?{query}");
     }
     assert_eq!(w.fits(&x_need, "region=Bayern").await, set(&[&wine_offer]));
     assert_eq!(w.fits(&x_need, "region=Franken").await, none);
@@ -434,8 +212,8 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         .await;
     stale.expect_problem(412);
     assert_eq!(w.version(&winery, &wine_offer).await, version);
-    assert_eq!(w.partners(&x, "region=Bayern").await, set(&[&winery.id]));
-    assert_eq!(w.partners(&x, "region=Franken").await, none);
+    assert_eq!(w.partner_set(&x, "region=Bayern").await, set(&[&winery.id]));
+    assert_eq!(w.partner_set(&x, "region=Franken").await, none);
 
     // Region: a direct field, public and matched at once (no review).
     let moved = w
@@ -457,7 +235,7 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         ("region=Franken", set(&[&winery.id])),
         ("region=Tirol", set(&[&hotel.id])),
     ] {
-        assert_eq!(w.partners(&x, query).await, expected, "moved: ?{query}");
+        assert_eq!(w.partner_set(&x, query).await, expected, "moved: ?{query}");
     }
     assert_eq!(w.fits(&x_need, "region=Bayern").await, none);
     assert_eq!(w.fits(&x_need, "region=Franken").await, set(&[&wine_offer]));
@@ -474,7 +252,7 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         ("trial=false", none.clone()),
         ("trial=true&region=Franken", set(&[&winery.id])),
     ] {
-        assert_eq!(w.partners(&x, query).await, expected, "trial: ?{query}");
+        assert_eq!(w.partner_set(&x, query).await, expected, "trial: ?{query}");
     }
     assert_eq!(
         w.fits(&x_need, "trial=true").await,
@@ -486,8 +264,8 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         .edit(&winery, &wine_offer, json!({"trial_available": false}))
         .await;
     assert_eq!(no_trial.body["trial_available"], json!(false));
-    assert_eq!(w.partners(&x, "trial=true").await, set(&[&hotel.id]));
-    assert_eq!(w.partners(&x, "trial=false").await, set(&[&winery.id]));
+    assert_eq!(w.partner_set(&x, "trial=true").await, set(&[&hotel.id]));
+    assert_eq!(w.partner_set(&x, "trial=false").await, set(&[&winery.id]));
     assert_eq!(w.fits(&x_need, "trial=false").await, set(&[&wine_offer]));
 
     // An expiry in the future keeps it.
@@ -499,14 +277,17 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         instant(&expiring.body["expires_at"]),
         instant(&json!(until))
     );
-    assert_eq!(w.partners(&x, "").await, both);
-    assert_eq!(w.partners(&x, "region=Franken").await, set(&[&winery.id]));
+    assert_eq!(w.partner_set(&x, "").await, both);
+    assert_eq!(
+        w.partner_set(&x, "region=Franken").await,
+        set(&[&winery.id])
+    );
     assert_eq!(w.fits(&x_need, "").await, set(&[&wine_offer, &hotel_offer]));
 
     // Once that date has passed it is gone: from matches, by id and its own matches.
     w.app.expire_listing(&wine_offer);
-    assert_eq!(w.partners(&x, "").await, set(&[&hotel.id]));
-    assert_eq!(w.partners(&x, "region=Franken").await, none);
+    assert_eq!(w.partner_set(&x, "").await, set(&[&hotel.id]));
+    assert_eq!(w.partner_set(&x, "region=Franken").await, none);
     assert_eq!(w.fits(&x_need, "").await, set(&[&hotel_offer]));
     w.app
         .get(&format!("{LISTINGS}/{wine_offer}"), None)
@@ -526,8 +307,11 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         instant(&extended.body["expires_at"]),
         instant(&json!(later))
     );
-    assert_eq!(w.partners(&x, "").await, both);
-    assert_eq!(w.partners(&x, "region=Franken").await, set(&[&winery.id]));
+    assert_eq!(w.partner_set(&x, "").await, both);
+    assert_eq!(
+        w.partner_set(&x, "region=Franken").await,
+        set(&[&winery.id])
+    );
     assert_eq!(w.fits(&x_need, "region=Franken").await, set(&[&wine_offer]));
 
     // No expiry and no region: still matched without filters, not under a region.
@@ -540,14 +324,14 @@ async fn region_trial_and_expiry_edits_of_a_published_offer_reach_matching_at_on
         .await;
     assert!(open.body["expires_at"].is_null(), "{}", open.text);
     assert!(open.body["region"].is_null(), "{}", open.text);
-    assert_eq!(w.partners(&x, "").await, both);
-    assert_eq!(w.partners(&x, "region=Franken").await, none);
-    assert_eq!(w.partners(&x, "region=Bayern").await, none);
+    assert_eq!(w.partner_set(&x, "").await, both);
+    assert_eq!(w.partner_set(&x, "region=Franken").await, none);
+    assert_eq!(w.partner_set(&x, "region=Bayern").await, none);
     assert_eq!(w.fits(&x_need, "").await, set(&[&wine_offer, &hotel_offer]));
     assert_eq!(w.fits(&x_need, "region=Franken").await, none);
 
     // The winery still sees X (X's need did not change).
-    assert_eq!(w.partners(&winery, "").await, set(&[&x.id]));
+    assert_eq!(w.partner_set(&winery, "").await, set(&[&x.id]));
     let resp = w.listing_matches(None, &wine_offer, "").await;
     assert_eq!(listing_ids(&resp), vec![x_need.clone()]);
 }
@@ -568,7 +352,7 @@ async fn check_weights(
     (published, df): (u32, u32),
     when: &str,
 ) {
-    let resp = w.matches(x, "").await;
+    let resp = w.matches(&x.owner.access, &x.id, "").await;
     let mut expected_orgs: Vec<&String> = partners.iter().map(|(c, _)| &c.id).collect();
     expected_orgs.sort();
     let mut got = org_ids(&resp);
@@ -929,7 +713,7 @@ async fn an_approved_tag_edit_moves_the_listing_between_tags_and_their_weights(b
             Some(1)
         );
     };
-    before(&w.matches(&x, "").await);
+    before(&w.matches(&x.owner.access, &x.id, "").await);
 
     // The edit waits for review: public text, postings and weights stay.
     let edited = w
@@ -940,14 +724,14 @@ async fn an_approved_tag_edit_moves_the_listing_between_tags_and_their_weights(b
         edited.body["pending_changes"]["tags"],
         json!([spelt, "vollkorn"])
     );
-    before(&w.matches(&x, "").await);
+    before(&w.matches(&x.owner.access, &x.id, "").await);
     assert_eq!(w.fits(&need_sour, "").await, set(&[&bread, &cafe_bread]));
     assert_eq!(w.fits(&need_spelt, "").await, set(&[&mill_bread]));
 
     // Approved: sourdough is now on two listings, spelt on three.
     let approved = w.approve(&bread).await;
     assert_eq!(approved.body["tags"], json!([spelt, "vollkorn"]));
-    let resp = w.matches(&x, "").await;
+    let resp = w.matches(&x.owner.access, &x.id, "").await;
     assert_eq!(
         org_ids(&resp).into_iter().collect::<BTreeSet<_>>(),
         set(&[&bakery.id, &cafe.id, &mill.id]),
@@ -994,7 +778,7 @@ async fn an_approved_tag_edit_moves_the_listing_between_tags_and_their_weights(b
     let rejected = w.reject(&bread).await;
     assert_eq!(rejected.body["status"], "published");
     assert_eq!(rejected.body["tags"], json!([spelt, "vollkorn"]));
-    let again = w.matches(&x, "").await;
+    let again = w.matches(&x.owner.access, &x.id, "").await;
     assert_eq!(again.body, resp.body, "a rejected edit changes no match");
     assert_eq!(w.fits(&need_sour, "").await, set(&[&cafe_bread]));
 }
@@ -1039,7 +823,7 @@ async fn draft_edits_of_category_and_industry_are_what_matching_filters_on(backe
         ("industry=weinbau", BTreeSet::new()),
         ("industry=any", set(&[&winery.id])),
     ] {
-        assert_eq!(w.partners(&x, query).await, expected, "?{query}");
+        assert_eq!(w.partner_set(&x, query).await, expected, "?{query}");
     }
     // Published, they cannot change any more (409), and matching stays as it was.
     let refused = w
@@ -1052,10 +836,13 @@ async fn draft_edits_of_category_and_industry_are_what_matching_filters_on(backe
         .await;
     refused.expect_problem(409);
     assert_eq!(
-        w.partners(&x, "category=expertise").await,
+        w.partner_set(&x, "category=expertise").await,
         set(&[&winery.id])
     );
-    assert_eq!(w.partners(&x, "category=resource").await, BTreeSet::new());
+    assert_eq!(
+        w.partner_set(&x, "category=resource").await,
+        BTreeSet::new()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1108,7 +895,7 @@ async fn a_suspended_organisations_listings_leave_matching_until_it_is_reinstate
         )
         .await;
 
-    let before = w.matches(&x, "").await;
+    let before = w.matches(&x.owner.access, &x.id, "").await;
     assert_eq!(
         org_ids(&before),
         vec![bakery.id.clone(), krume.id.clone()],
@@ -1144,7 +931,7 @@ async fn a_suspended_organisations_listings_leave_matching_until_it_is_reinstate
     assert_eq!(profile.body["status"], "suspended");
 
     for query in ["", "industry=any", "region=Bayern", "limit=100"] {
-        let resp = w.matches(&x, query).await;
+        let resp = w.matches(&x.owner.access, &x.id, query).await;
         assert_eq!(
             org_ids(&resp),
             vec![krume.id.clone()],
@@ -1155,7 +942,7 @@ async fn a_suspended_organisations_listings_leave_matching_until_it_is_reinstate
     }
     assert_eq!(w.fits(&x_need, "").await, set(&[&krume_bread]));
     assert_eq!(w.fits(&x_offer, "").await, BTreeSet::new());
-    assert_eq!(w.partners(&krume, "").await, set(&[&x.id]));
+    assert_eq!(w.partner_set(&krume, "").await, set(&[&x.id]));
     for id in [&bread, &bakery_need] {
         w.app
             .get(&format!("{LISTINGS}/{id}"), None)
@@ -1176,7 +963,7 @@ async fn a_suspended_organisations_listings_leave_matching_until_it_is_reinstate
         .org_status(&bakery, "unsuspend", "Einspruch geprüft und angenommen.")
         .await;
     assert_eq!(back.body["status"], "active");
-    let after = w.matches(&x, "").await;
+    let after = w.matches(&x.owner.access, &x.id, "").await;
     assert_eq!(after.body, before.body, "matches after reinstatement");
     let need_fits_after = w.listing_matches(None, &x_need, "").await;
     assert_eq!(need_fits_after.body, need_fits_before.body);
@@ -1371,7 +1158,7 @@ async fn matches_of_archived_rejected_and_removed_listings_are_private(backend: 
         }
     }
     // None of them is X's live need, so the hotel sees no partner.
-    assert!(w.partners(&hotel, "").await.is_empty());
+    assert!(w.partner_set(&hotel, "").await.is_empty());
 }
 
 backends!(
