@@ -207,13 +207,12 @@ async fn search_listings(
         let key = format!("{query:?}|{sort:?}|{after:?}|{limit}");
         let at = now();
         query.now = Some(at);
-        if !public || !cache.enabled() {
-            let rows = listing_search::page(conn, &query, sort, after.as_ref(), limit + 1)?;
-            let (facets, _) = listing_search::facets(conn, &query)?;
-            return Ok((rows, facets, insider));
-        }
-        let version = listing::catalogue_version(conn)?;
-        if let Some(hit) = cache.get(&key, version, at) {
+        let version = if public && cache.enabled() {
+            Some(listing::catalogue_version(conn)?)
+        } else {
+            None
+        };
+        if let Some(hit) = version.and_then(|v| cache.get(&key, v, at)) {
             let rows = listing_search::by_ids(conn, &hit.page)?;
             if rows.len() == hit.page.len() {
                 return Ok((rows, hit.facets, insider));
@@ -221,14 +220,16 @@ async fn search_listings(
         }
         let rows = listing_search::page(conn, &query, sort, after.as_ref(), limit + 1)?;
         let (facets, valid_until) = listing_search::facets(conn, &query)?;
-        let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();
-        let computed = CachedSearch {
-            version,
-            valid_until,
-            page,
-            facets: facets.clone(),
-        };
-        cache.put(key, computed);
+        if let Some(version) = version {
+            let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();
+            let computed = CachedSearch {
+                version,
+                valid_until,
+                page,
+                facets: facets.clone(),
+            };
+            cache.put(key, computed);
+        }
         Ok((rows, facets, insider))
     })
     .await?;
