@@ -13,14 +13,14 @@ use crate::helpers::{enc, Backend, Resp, TestApp, TestUser};
 const LISTINGS: &str = "/api/v1/listings";
 
 /// A running marketplace: one organisation with its owner, and a platform moderator.
-struct Market {
-    app: TestApp,
-    owner: TestUser,
-    moderator: TestUser,
-    org: String,
+pub(crate) struct Market {
+    pub(crate) app: TestApp,
+    pub(crate) owner: TestUser,
+    pub(crate) moderator: TestUser,
+    pub(crate) org: String,
 }
 
-async fn market(backend: Backend) -> Market {
+pub(crate) async fn market(backend: Backend) -> Market {
     let app = TestApp::spawn(backend).await;
     let owner = app.user("inhaberin@gasthof-sonne.example").await;
     let org = app.org(&owner, "Gasthof Sonne").await;
@@ -47,7 +47,13 @@ impl Market {
 }
 
 /// The body of a new listing (without `org_id`).
-fn listing(kind: &str, category: &str, title: &str, description: &str, tags: &[&str]) -> Value {
+pub(crate) fn listing(
+    kind: &str,
+    category: &str,
+    title: &str,
+    description: &str,
+    tags: &[&str],
+) -> Value {
     json!({
         "kind": kind,
         "category": category,
@@ -126,7 +132,7 @@ async fn publish(
 }
 
 /// `GET /listings?{query}` as `token` (anonymous when `None`); must answer 200 with a page.
-async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Resp {
+pub(crate) async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Resp {
     let resp = app.get(&format!("{LISTINGS}?{query}"), token).await;
     assert_eq!(resp.status, 200, "GET {LISTINGS}?{query}: {}", resp.text);
     assert!(
@@ -143,7 +149,7 @@ async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Resp {
 }
 
 /// The ids of a page's items, in order.
-fn ids(resp: &Resp) -> Vec<String> {
+pub(crate) fn ids(resp: &Resp) -> Vec<String> {
     resp.body["items"]
         .as_array()
         .unwrap_or_else(|| panic!("no items in {}", resp.text))
@@ -174,7 +180,7 @@ fn next_cursor(resp: &Resp) -> Option<String> {
 }
 
 /// One facet as value → count.
-fn facet(resp: &Resp, name: &str) -> BTreeMap<String, i64> {
+pub(crate) fn facet(resp: &Resp, name: &str) -> BTreeMap<String, i64> {
     let entries = resp.body["facets"][name]
         .as_array()
         .unwrap_or_else(|| panic!("no facet {name} in {}", resp.text));
@@ -191,7 +197,7 @@ fn facet(resp: &Resp, name: &str) -> BTreeMap<String, i64> {
     map
 }
 
-fn counts(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+pub(crate) fn counts(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
     pairs.iter().map(|(v, c)| (v.to_string(), *c)).collect()
 }
 

@@ -5,50 +5,17 @@
 //! passes without any write, cursor pages follow the catalogue, and searches that include
 //! non-public listings are never cached.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::backends;
+use crate::catalogue::{counts, facet, ids, listing, market, search};
 use crate::helpers::{enc, Backend, Resp, TestApp, TestUser};
 use crate::market::{
-    approve, archive, company, draft, moderator, next_cursor, pending, publish, set, Company,
-    LISTINGS,
+    approve, archive, company, draft, next_cursor, pending, publish, set, Company, LISTINGS,
 };
-
-/// A marketplace: one organisation with its owner, and a platform moderator.
-struct Market {
-    app: TestApp,
-    owner: TestUser,
-    moderator: TestUser,
-    org: String,
-}
-
-async fn market(backend: Backend) -> Market {
-    let app = TestApp::spawn(backend).await;
-    let owner = app.user("inhaberin@gasthof-sonne.example").await;
-    let org = app.org(&owner, "Gasthof Sonne").await;
-    let moderator = moderator(&app, "moderation@mutua.example").await;
-    Market {
-        app,
-        owner,
-        moderator,
-        org,
-    }
-}
-
-/// The body of a new listing (without `org_id`).
-fn listing(kind: &str, category: &str, title: &str, description: &str, tags: &[&str]) -> Value {
-    json!({
-        "kind": kind,
-        "category": category,
-        "title": title,
-        "description": description,
-        "tags": tags,
-    })
-}
 
 /// `POST /moderation/orgs/{org}/{action}` (`suspend` or `unsuspend`); answers the new status.
 async fn moderate_org(app: &TestApp, moderator: &TestUser, org: &str, action: &str, to: &str) {
@@ -64,23 +31,6 @@ async fn moderate_org(app: &TestApp, moderator: &TestUser, org: &str, action: &s
     assert_eq!(resp.body["status"], json!(to), "{}", resp.text);
 }
 
-/// `GET /listings?{query}` as `token` (anonymous when `None`); must answer 200 with a page.
-async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Resp {
-    let resp = app.get(&format!("{LISTINGS}?{query}"), token).await;
-    assert_eq!(resp.status, 200, "GET {LISTINGS}?{query}: {}", resp.text);
-    assert!(
-        resp.body["items"].is_array(),
-        "no items for ?{query}: {}",
-        resp.text
-    );
-    assert!(
-        resp.body["facets"]["total"].is_i64(),
-        "no facets for ?{query}: {}",
-        resp.text
-    );
-    resp
-}
-
 /// An anonymous search, asked twice: both answers must be the same, whole.
 async fn search_twice(app: &TestApp, query: &str) -> Resp {
     let first = search(app, None, query).await;
@@ -90,38 +40,6 @@ async fn search_twice(app: &TestApp, query: &str) -> Resp {
         "?{query} answered differently the second time"
     );
     first
-}
-
-/// The ids of a page's items, in order.
-fn ids(resp: &Resp) -> Vec<String> {
-    resp.body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {}", resp.text))
-        .iter()
-        .map(|l| l["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
-/// One facet as value → count.
-fn facet(resp: &Resp, name: &str) -> BTreeMap<String, i64> {
-    let entries = resp.body["facets"][name]
-        .as_array()
-        .unwrap_or_else(|| panic!("no facet {name} in {}", resp.text));
-    let map: BTreeMap<String, i64> = entries
-        .iter()
-        .map(|e| {
-            (
-                e["value"].as_str().expect("facet value").to_owned(),
-                e["count"].as_i64().expect("facet count"),
-            )
-        })
-        .collect();
-    assert_eq!(map.len(), entries.len(), "facet {name} repeats a value");
-    map
-}
-
-fn counts(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
-    pairs.iter().map(|(v, c)| (v.to_string(), *c)).collect()
 }
 
 /// What a one-page search must answer: these listings (in any order) and these facets.
