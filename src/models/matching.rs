@@ -11,7 +11,6 @@ use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::listing::split_tags;
 use crate::db::schema::{listing_tags, listings, orgs, tag_stats};
-use crate::db::sql::{Conditions, Param};
 use crate::db::DbConnection;
 use crate::matching::{Candidate, Vocabulary};
 use crate::search::Dialect;
@@ -72,16 +71,6 @@ pub fn own_listings(
 /// Common tags are carried by a fixed share of a growing catalogue; reading only their
 /// newest postings keeps the cost of a match bounded while rare tags are read in full.
 pub const POSTINGS_PER_TAG: i64 = 50;
-
-#[derive(QueryableByName)]
-struct PostingRow {
-    #[diesel(sql_type = Text)]
-    listing_id: String,
-    #[diesel(sql_type = Text)]
-    org_id: String,
-    #[diesel(sql_type = Text)]
-    tag: String,
-}
 
 /// Live listings of `kind` outside `exclude_org` (and outside suspended organisations)
 /// among the newest [`POSTINGS_PER_TAG`] such postings of each of `tags` (indices into
@@ -188,7 +177,9 @@ fn postings_per_tag(
 }
 
 /// PostgreSQL: every tag in one statement (a LATERAL index range per tag), so a match costs
-/// one round trip instead of one per tag.
+/// one round trip instead of one per tag. The statement text is the same for every request
+/// (the tags are one array parameter, absent filters are NULL), so diesel keeps it prepared
+/// and PostgreSQL need not plan it again each time.
 fn postings_lateral(
     conn: &mut DbConnection,
     vocabulary: &Vocabulary,
@@ -201,53 +192,90 @@ fn postings_lateral(
     if tags.is_empty() {
         return Ok(Vec::new());
     }
-    let mut c = Conditions::default();
-    let wanted: Vec<String> = tags
-        .iter()
-        .map(|&t| {
-            let tag = vocabulary.tags[t as usize].clone();
-            format!("({})", c.param(Param::Text(tag)))
-        })
-        .collect();
-    c.clauses.push("p.tag = wanted.tag".into());
-    c.text("p.kind = ?", kind);
-    c.clauses.push("p.status = 'published'".into());
-    c.text("p.org_id <> ?", exclude_org);
-    let at = c.param(Param::Time(now));
-    c.clauses
-        .push(format!("(p.expires_at IS NULL OR p.expires_at > {at})"));
-    c.clauses
-        .push("p.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')".into());
-    for (column, value) in [
-        ("industry", &scope.industry),
-        ("region", &scope.region),
-        ("category", &scope.category),
-    ] {
-        if let Some(value) = value {
-            c.text(&format!("p.{column} = ?"), value);
-        }
-    }
-    if let Some(trial) = scope.trial {
-        let t = c.param(Param::Bool(trial));
-        c.clauses.push(format!("p.trial_available = {t}"));
-    }
-    let sql = format!(
-        "SELECT found.listing_id, found.org_id, found.tag \
-         FROM (VALUES {}) AS wanted (tag) CROSS JOIN LATERAL \
-         (SELECT p.listing_id, p.org_id, p.tag FROM listing_tags AS p WHERE {} \
-          ORDER BY p.listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS found",
-        wanted.join(", "),
-        c.sql()
-    );
-    let rows: Vec<PostingRow> = c.run(conn, sql)?;
+    let DbConnection::Pg(pg) = conn else {
+        return postings_per_tag(conn, vocabulary, tags, kind, scope, exclude_org, now);
+    };
+    let query = LateralPostings {
+        tags: tags
+            .iter()
+            .map(|&t| vocabulary.tags[t as usize].clone())
+            .collect(),
+        kind,
+        exclude_org,
+        now,
+        scope,
+    };
+    let rows: Vec<(String, String, String)> = query.load(pg)?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| {
-            let index = vocabulary.index(&r.tag)?;
-            Some((r.listing_id, r.org_id, index))
+        .filter_map(|(listing_id, org_id, tag)| {
+            let index = vocabulary.index(&tag)?;
+            Some((listing_id, org_id, index))
         })
         .collect())
 }
+
+/// The statement of [`postings_lateral`].
+struct LateralPostings<'a> {
+    tags: Vec<String>,
+    kind: &'a str,
+    exclude_org: &'a str,
+    now: NaiveDateTime,
+    scope: &'a MatchScope,
+}
+
+impl diesel::query_builder::QueryId for LateralPostings<'_> {
+    type QueryId = ();
+    // Cached by its (fixed) SQL text.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for LateralPostings<'_> {
+    type SqlType = (Text, Text, Text);
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LateralPostings<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Nullable, Timestamp};
+        out.push_sql("SELECT found.listing_id, found.org_id, found.tag FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.tags)?;
+        out.push_sql(
+            ") AS wanted (tag) CROSS JOIN LATERAL (SELECT p.listing_id, p.org_id, p.tag \
+             FROM listing_tags AS p WHERE p.tag = wanted.tag AND p.status = 'published' \
+             AND p.kind = ",
+        );
+        out.push_bind_param::<Text, _>(self.kind)?;
+        out.push_sql(" AND p.org_id <> ");
+        out.push_bind_param::<Text, _>(self.exclude_org)?;
+        out.push_sql(" AND (p.expires_at IS NULL OR p.expires_at > ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(") AND p.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')");
+        for (column, value) in [
+            ("industry", &self.scope.industry),
+            ("region", &self.scope.region),
+            ("category", &self.scope.category),
+        ] {
+            out.push_sql(" AND (CAST(");
+            out.push_bind_param::<Nullable<Text>, _>(value)?;
+            out.push_sql(&format!(" AS TEXT) IS NULL OR p.{column} = "));
+            out.push_bind_param::<Nullable<Text>, _>(value)?;
+            out.push_sql(")");
+        }
+        out.push_sql(" AND (CAST(");
+        out.push_bind_param::<Nullable<Bool>, _>(&self.scope.trial)?;
+        out.push_sql(" AS BOOLEAN) IS NULL OR p.trial_available = ");
+        out.push_bind_param::<Nullable<Bool>, _>(&self.scope.trial)?;
+        out.push_sql(&format!(
+            ") ORDER BY p.listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS found"
+        ));
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for LateralPostings<'_> {}
 
 /// The titles of some listings, by id.
 pub fn titles(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<String, String>> {
