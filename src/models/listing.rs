@@ -139,7 +139,12 @@ impl Listing {
             .select(crate::db::schema::orgs::status)
             .first(conn)
             .optional()?;
-        Ok(status.as_deref() == Some("active"))
+        Ok(status.is_some_and(|s| self.is_public_with(&s, now)))
+    }
+
+    /// [`Listing::is_public`] when the organisation's status is already known.
+    pub fn is_public_with(&self, org_status: &str, now: NaiveDateTime) -> bool {
+        self.is_live(now) && org_status == "active"
     }
 
     /// Published and not expired (public unless its organisation is suspended).
@@ -343,10 +348,10 @@ pub fn catalogue_changed(conn: &mut DbConnection) -> QueryResult<()> {
 /// The current catalogue version.
 pub fn catalogue_version(conn: &mut DbConnection) -> QueryResult<i64> {
     use crate::db::schema::catalogue_state;
-    catalogue_state::table
+    crate::native!(conn, |c| catalogue_state::table
         .find(1)
         .select(catalogue_state::version)
-        .first(conn)
+        .first(c))
 }
 
 /// Deletes a listing and its index entries.

@@ -13,7 +13,6 @@ use super::listing::split_tags;
 use crate::db::schema::{listing_tags, listings, orgs, tag_stats};
 use crate::db::DbConnection;
 use crate::matching::{Candidate, Vocabulary};
-use crate::search::Dialect;
 
 /// Which other listings may match.
 #[derive(Debug, Clone, Default)]
@@ -85,10 +84,12 @@ pub fn candidates(
     exclude_org: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Candidate>> {
-    let rows = match Dialect::of(conn) {
-        Dialect::Sqlite => postings_per_tag(conn, vocabulary, tags, kind, scope, exclude_org, now)?,
-        Dialect::Postgres => {
-            postings_lateral(conn, vocabulary, tags, kind, scope, exclude_org, now)?
+    let rows = match conn {
+        DbConnection::Sqlite(c) => {
+            postings_per_tag(c, vocabulary, tags, kind, scope, exclude_org, now)?
+        }
+        DbConnection::Pg(c) => {
+            postings_lateral(c, vocabulary, tags, kind, scope, exclude_org, now)?
         }
     };
     let mut at: HashMap<String, usize> = HashMap::with_capacity(rows.len());
@@ -114,7 +115,7 @@ pub fn candidates(
 /// SQLite: one small prepared statement per tag (in-process, so a statement per tag costs
 /// no round trip, and diesel keeps the prepared statement for the next request).
 fn postings_per_tag(
-    conn: &mut DbConnection,
+    conn: &mut diesel::SqliteConnection,
     vocabulary: &Vocabulary,
     tags: &[u32],
     kind: &str,
@@ -166,7 +167,7 @@ fn postings_per_tag(
             .select((listing_tags::listing_id, listing_tags::org_id))
             .order(listing_tags::listing_id.desc())
             .limit(POSTINGS_PER_TAG);
-        let found: Vec<(String, String)> = crate::native!(&mut *conn, |c| query.load(c))?;
+        let found: Vec<(String, String)> = query.load(conn)?;
         rows.extend(
             found
                 .into_iter()
@@ -181,7 +182,7 @@ fn postings_per_tag(
 /// (the tags are one array parameter, absent filters are NULL), so diesel keeps it prepared
 /// and PostgreSQL need not plan it again each time.
 fn postings_lateral(
-    conn: &mut DbConnection,
+    conn: &mut diesel::PgConnection,
     vocabulary: &Vocabulary,
     tags: &[u32],
     kind: &str,
@@ -192,9 +193,6 @@ fn postings_lateral(
     if tags.is_empty() {
         return Ok(Vec::new());
     }
-    let DbConnection::Pg(pg) = conn else {
-        return postings_per_tag(conn, vocabulary, tags, kind, scope, exclude_org, now);
-    };
     let query = LateralPostings {
         tags: tags
             .iter()
@@ -205,7 +203,7 @@ fn postings_lateral(
         now,
         scope,
     };
-    let rows: Vec<(String, String, String)> = query.load(pg)?;
+    let rows: Vec<(String, String, String)> = query.load(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(|(listing_id, org_id, tag)| {

@@ -233,7 +233,7 @@ async fn get_listing(
     let (found, insider) = db::run(&state.pool, move |conn| {
         let missing = || ApiError::NotFound(format!("listing {id} does not exist"));
         let (found, org_status) = Listing::find_with_org_status(conn, &id)?.ok_or_else(missing)?;
-        let public = found.is_live(now()) && org_status == "active";
+        let public = found.is_public_with(&org_status, now());
         // Anonymous callers need no membership lookup.
         let insider = caller.0.is_some() && is_insider(conn, caller.0.as_ref(), &found)?;
         if !insider && !public {

@@ -327,9 +327,11 @@ async fn listing_matches(
     let (limit, after) = query.page()?;
     let rows = db::run(&state.pool, move |conn| {
         let at = now();
-        let listing = Listing::find(conn, &id)?
+        let (listing, org_status) = Listing::find_with_org_status(conn, &id)?
             .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
-        if !listing.is_public(conn, at)? && !is_insider(conn, caller.0.as_ref(), &listing)? {
+        if !listing.is_public_with(&org_status, at)
+            && !is_insider(conn, caller.0.as_ref(), &listing)?
+        {
             return Err(ApiError::NotFound(format!("listing {id} does not exist")));
         }
         let scope = query.scope(&listing.industry);
