@@ -213,7 +213,7 @@ pub fn run() -> Result<(), String> {
         Command::Serve => serve(&cli.config),
         Command::Migrate => migrate(&cli.config),
         Command::Openapi => {
-            print!("{}", crate::openapi::pretty_json());
+            print!("{}", crate::routes::openapi_json());
             Ok(())
         }
         Command::Seed {

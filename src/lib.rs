@@ -3,6 +3,7 @@
 //! `main.rs` only calls [`cli::run`]; everything a test needs (settings, the pool, the
 //! application) is reachable from here.
 
+pub mod app;
 pub mod auth;
 pub mod catalogue_cache;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod matching;
+pub mod metrics;
 pub mod models;
 pub mod moderation;
 pub mod openapi;

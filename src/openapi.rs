@@ -87,11 +87,3 @@ pub fn finish(doc: &mut Document) {
         }
     }
 }
-
-/// The document as committed in `openapi/openapi.json`.
-pub fn pretty_json() -> String {
-    let doc = crate::startup::openapi_document();
-    let mut text = doc.to_pretty_json().unwrap_or_default();
-    text.push('\n');
-    text
-}

@@ -5,36 +5,24 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
+use actix_web::dev::Server;
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use utoipa_actix_web::{AppExt, UtoipaApp};
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::app::AppState;
 use crate::auth::tokens::TokenSigner;
 use crate::catalogue_cache::CatalogueCache;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
+use crate::routes::{self, openapi_document};
 use crate::settings::{secret_bytes, Settings};
-use crate::telemetry::{self, Metrics};
-use crate::{openapi, routes};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub pool: Pool,
-    pub settings: Settings,
-    pub signer: TokenSigner,
-    pub metrics: Metrics,
-    /// Path templates and their methods, to tell 404 from 405 for unmatched requests.
-    pub route_table: Vec<(Vec<String>, Vec<Method>)>,
-    /// API-key uses waiting to be written.
-    pub key_usage: Arc<KeyUsage>,
-    /// Recent public catalogue searches.
-    pub catalogue_cache: Arc<CatalogueCache>,
-}
+use crate::telemetry;
 
 /// A built server, bound and ready to run.
 pub struct Application {
@@ -102,23 +90,6 @@ impl Application {
     }
 }
 
-/// Adds every documented route to an app; shared by the server and `mutua openapi`.
-pub fn mount<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
-where
-    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
-{
-    app.openapi(openapi::base())
-        .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
-        .configure(routes::ops::configure)
-}
-
-/// The OpenAPI document the code describes.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = mount(App::new().into_utoipa_app()).split_for_parts();
-    openapi::finish(&mut api);
-    api
-}
-
 fn route_table(api: &utoipa::openapi::OpenApi) -> Vec<(Vec<String>, Vec<Method>)> {
     api.paths
         .paths
@@ -175,7 +146,7 @@ fn serve(
     spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());
     let cors_origins = settings.cors_origins.clone();
     let mut server = HttpServer::new(move || {
-        let (app, _) = mount(App::new().into_utoipa_app()).split_for_parts();
+        let (app, _) = routes::mount(App::new().into_utoipa_app()).split_for_parts();
         app.app_data(state.clone())
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 
 use super::tokens::sha256_hex;
+use crate::app::AppState;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::models::api_key::{ApiKey, KeyGrant, Scope, KEY_PREFIX};
@@ -14,7 +15,6 @@ use crate::models::membership::{self, OrgRole};
 use crate::models::org::Org;
 use crate::models::session;
 use crate::models::user::PlatformRole;
-use crate::startup::AppState;
 
 /// A signed-in user, authenticated by an access token.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
-use crate::startup::AppState;
 
 /// Body limit when no application state is present (never in the real app).
 const FALLBACK_LIMIT: usize = 64 * 1024;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::{password, AuthUser};
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -14,7 +15,6 @@ use crate::http::validate::Checks;
 use crate::models::session::{self, Rotation};
 use crate::models::user::{AccountStatus, PlatformRole, User, UserView};
 use crate::models::{new_id, now, rate_limit};
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

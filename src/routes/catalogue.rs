@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
 use crate::catalogue_cache::CachedSearch;
 use crate::db;
@@ -16,7 +17,6 @@ use crate::models::listing_search::{self, After, CatalogueQuery, Facets, SortOrd
 use crate::models::now;
 use crate::models::user::PlatformRole;
 use crate::search;
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

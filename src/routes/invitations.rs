@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::auth::{authorize_org, AuthUser, OrgNeed, Principal};
 use crate::db;
@@ -18,7 +19,6 @@ use crate::http::validate::Checks;
 use crate::models::invitation::{Invitation, InvitationView};
 use crate::models::membership::OrgRole;
 use crate::models::{new_id, now};
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

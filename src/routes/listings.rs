@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -19,7 +20,6 @@ use crate::models::listing::{
 };
 use crate::models::org::Org;
 use crate::models::{new_id, now, rate_limit};
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

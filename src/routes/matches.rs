@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
 use crate::db::schema::orgs;
 use crate::db::{self, DbConnection};
@@ -19,7 +20,6 @@ use crate::models::listing::{Listing, ListingCategory, ListingView};
 use crate::models::matching::{self as queries, MatchScope};
 use crate::models::now;
 use crate::routes::listings::is_insider;
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

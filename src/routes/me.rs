@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -12,7 +13,6 @@ use crate::http::json::Json;
 use crate::models::membership::{self, MyMembership};
 use crate::models::user::{PlatformRole, User, UserView};
 use crate::models::{modlog, now};
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

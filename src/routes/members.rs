@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::tokens::sha256_hex;
 use crate::auth::{authorize_org, AuthUser, OrgNeed, Principal};
 use crate::db::{self, DbConnection};
@@ -17,7 +18,6 @@ use crate::models::invitation::{Invitation, InvitationStatus};
 use crate::models::membership::{self, MemberView, OrgRole};
 use crate::models::now;
 use crate::models::org::Org;
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

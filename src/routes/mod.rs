@@ -14,7 +14,12 @@ pub mod ops;
 pub mod orgs;
 pub mod reports;
 
+use actix_web::dev::{ServiceFactory, ServiceRequest};
+use actix_web::App;
 use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{AppExt, UtoipaApp};
+
+use crate::openapi;
 
 /// Registers the `/api/v1` routes.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -30,4 +35,28 @@ pub fn configure(cfg: &mut ServiceConfig) {
     moderation::configure(cfg);
     reports::configure(cfg);
     modlog::configure(cfg);
+}
+
+/// Adds every documented route to an app; shared by the server and `mutua openapi`.
+pub fn mount<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.openapi(openapi::base())
+        .service(utoipa_actix_web::scope("/api/v1").configure(configure))
+        .configure(ops::configure)
+}
+
+/// The OpenAPI document the code describes.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = mount(App::new().into_utoipa_app()).split_for_parts();
+    openapi::finish(&mut api);
+    api
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    let mut text = openapi_document().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::Moderator;
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -18,7 +19,6 @@ use crate::models::org::OrgView;
 use crate::models::user::UserView;
 use crate::moderation;
 use crate::routes::listings::listing_response;
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

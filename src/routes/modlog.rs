@@ -3,13 +3,13 @@
 use actix_web::{get, web, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::{AuthUser, MaybePrincipal, Principal};
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{Page, PageQuery};
 use crate::models::modlog::{ModlogEntry, ModlogView};
 use crate::models::user::PlatformRole;
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

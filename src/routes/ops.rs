@@ -6,9 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

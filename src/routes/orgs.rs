@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::{authorize_org, AuthUser, OrgNeed, Principal};
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -17,7 +18,6 @@ use crate::models::membership::{self, OrgRole};
 use crate::models::org::{Org, OrgChanges, OrgFilter, OrgView};
 use crate::models::user::AccountStatus;
 use crate::models::{new_id, now};
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::app::AppState;
 use crate::auth::{AuthUser, Moderator};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -22,7 +23,6 @@ use crate::models::user::{PlatformRole, User};
 use crate::models::{modlog, new_id, now};
 use crate::moderation;
 use crate::routes::listings::is_insider;
-use crate::startup::AppState;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {
