@@ -334,8 +334,8 @@ fn create_admin(
                 email: email.clone(),
                 password_hash: hash,
                 display_name,
-                platform_role: PlatformRole::Admin.as_str().into(),
-                status: AccountStatus::Active.as_str().into(),
+                platform_role: PlatformRole::Admin,
+                status: AccountStatus::Active,
                 created_at: at,
                 updated_at: at,
             };

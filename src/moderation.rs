@@ -8,7 +8,7 @@ use crate::auth::AuthUser;
 use crate::db::schema::{orgs, sessions, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::models::listing::{self, Decision, Listing};
+use crate::models::listing::{self, Decision, Listing, ListingStatus};
 use crate::models::modlog;
 use crate::models::now;
 use crate::models::org::Org;
@@ -23,7 +23,7 @@ pub fn decide_listing(
     reason: Option<String>,
 ) -> Result<Listing, ApiError> {
     let current = listing::lock(conn, id)?;
-    if current.status == "draft" {
+    if current.status == ListingStatus::Draft {
         // Drafts are private to their organisation until submitted.
         return Err(ApiError::NotFound(format!("listing {id} does not exist")));
     }
@@ -96,9 +96,7 @@ pub fn set_user_status(
     }
     let target = User::find(conn, user_id)?
         .ok_or_else(|| ApiError::NotFound(format!("user {user_id} does not exist")))?;
-    if PlatformRole::parse(&target.platform_role)? >= PlatformRole::Moderator
-        && !actor.is_platform(PlatformRole::Admin)
-    {
+    if target.platform_role >= PlatformRole::Moderator && !actor.is_platform(PlatformRole::Admin) {
         return Err(ApiError::Forbidden(
             "only admins may suspend moderators and admins".into(),
         ));
@@ -129,11 +127,8 @@ pub fn set_user_status(
         .ok_or_else(|| ApiError::NotFound(format!("user {user_id} does not exist")))
 }
 
-fn statuses(suspend: bool) -> (&'static str, &'static str) {
-    let (active, suspended) = (
-        AccountStatus::Active.as_str(),
-        AccountStatus::Suspended.as_str(),
-    );
+fn statuses(suspend: bool) -> (AccountStatus, AccountStatus) {
+    let (active, suspended) = (AccountStatus::Active, AccountStatus::Suspended);
     if suspend {
         (active, suspended)
     } else {

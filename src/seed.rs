@@ -18,6 +18,8 @@ use crate::auth::tokens::sha256_hex;
 use crate::db::schema::{api_keys, listing_tags, listings, memberships, orgs, users};
 use crate::db::DbConnection;
 use crate::models::listing::ListingStatus;
+use crate::models::membership::OrgRole;
+use crate::models::user::{AccountStatus, PlatformRole};
 use crate::search;
 
 /// What to seed.
@@ -363,8 +365,8 @@ fn seed_org(
             users::email.eq(&email),
             users::password_hash.eq(password_hash),
             users::display_name.eq(format!("Inhaber {index}")),
-            users::platform_role.eq("user"),
-            users::status.eq("active"),
+            users::platform_role.eq(PlatformRole::User),
+            users::status.eq(AccountStatus::Active),
             users::created_at.eq(at),
             users::updated_at.eq(at),
         ))
@@ -376,7 +378,7 @@ fn seed_org(
             orgs::industry.eq(INDUSTRY),
             orgs::description.eq(Some("Gegenseitigkeit im Geschäftsleben")),
             orgs::region.eq(Some(region)),
-            orgs::status.eq("active"),
+            orgs::status.eq(AccountStatus::Active),
             orgs::version.eq(1),
             orgs::created_at.eq(at),
             orgs::updated_at.eq(at),
@@ -386,7 +388,7 @@ fn seed_org(
         .values((
             memberships::org_id.eq(&org_id),
             memberships::user_id.eq(&user_id),
-            memberships::role.eq("owner"),
+            memberships::role.eq(OrgRole::Owner),
             memberships::created_at.eq(at),
         ))
         .execute(conn)?;
@@ -501,7 +503,7 @@ fn seed_listing(
             listings::industry.eq(INDUSTRY),
             listings::region.eq(Some(region)),
             listings::trial_available.eq(trial),
-            listings::status.eq(status.as_str()),
+            listings::status.eq(status),
             listings::version.eq(1),
             listings::submitted_at.eq((status != ListingStatus::Draft).then_some(at)),
             listings::published_at.eq(published.then_some(at)),
@@ -519,7 +521,7 @@ fn seed_listing(
                 listing_tags::tag.eq(tag),
                 listing_tags::org_id.eq(org_id),
                 listing_tags::kind.eq(kind),
-                listing_tags::status.eq(status.as_str()),
+                listing_tags::status.eq(status),
                 listing_tags::industry.eq(INDUSTRY),
                 listing_tags::category.eq(category),
                 listing_tags::region.eq(Some(region)),

@@ -14,7 +14,7 @@ use crate::models::api_key::{ApiKey, KeyGrant, Scope, KEY_PREFIX};
 use crate::models::membership::{self, OrgRole};
 use crate::models::org::Org;
 use crate::models::session;
-use crate::models::user::PlatformRole;
+use crate::models::user::{AccountStatus, PlatformRole};
 
 /// A signed-in user, authenticated by an access token.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         _ => return Err(session_ended()),
     };
     // Suspension also revokes the sessions; say why rather than just "signed out".
-    if found.status != "active" {
+    if found.status != AccountStatus::Active {
         return Err(ApiError::Forbidden("this account is suspended".into()));
     }
     if found.revoked_at.is_some() {
@@ -108,7 +108,7 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         id: found.user_id,
         session_id: claims.sid,
         email: found.email,
-        platform_role: PlatformRole::parse(&found.platform_role)?,
+        platform_role: found.platform_role,
     }))
 }
 
@@ -244,7 +244,7 @@ pub fn authorize_org(
             Some(role)
         }
     };
-    if need != OrgNeed::Read && org.status != "active" {
+    if need != OrgNeed::Read && org.status != AccountStatus::Active {
         return Err(ApiError::Forbidden(
             "this organisation is suspended and cannot make changes".into(),
         ));

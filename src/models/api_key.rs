@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::user::parse_uuid;
+use super::user::AccountStatus;
 use super::{text_enum, utc};
 use crate::db::schema::{api_keys, orgs};
 use crate::db::DbConnection;
@@ -65,7 +66,7 @@ pub struct KeyGrant {
     pub key_id: String,
     pub org_id: String,
     pub scopes: Vec<Scope>,
-    pub org_status: String,
+    pub org_status: AccountStatus,
     pub last_used_at: Option<NaiveDateTime>,
 }
 
@@ -73,7 +74,10 @@ pub struct KeyGrant {
 pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, ApiError> {
     text.split(',')
         .filter(|s| !s.is_empty())
-        .map(Scope::parse)
+        .map(|s| {
+            Scope::from_text(s)
+                .ok_or_else(|| ApiError::Internal(format!("unknown scope in database: {s}")))
+        })
         .collect()
 }
 
@@ -140,7 +144,7 @@ impl ApiKey {
         conn: &mut DbConnection,
         key_hash: &str,
     ) -> Result<Option<KeyGrant>, ApiError> {
-        let row: Option<(String, String, String, String, Option<NaiveDateTime>)> =
+        let row: Option<(String, String, String, AccountStatus, Option<NaiveDateTime>)> =
             crate::native!(conn, |c| api_keys::table
                 .inner_join(orgs::table)
                 .filter(api_keys::key_hash.eq(key_hash))

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::user::parse_uuid;
+use super::user::{parse_uuid, AccountStatus};
 use super::{text_enum, utc};
 use crate::db::schema::{listing_tags, listings};
 use crate::db::DbConnection;
@@ -20,6 +20,16 @@ text_enum! {
     ListingKind {
         Offer => "offer",
         Need => "need",
+    }
+}
+
+impl ListingKind {
+    /// The kind that meets this one: offers meet needs.
+    pub fn opposite(self) -> ListingKind {
+        match self {
+            ListingKind::Offer => ListingKind::Need,
+            ListingKind::Need => ListingKind::Offer,
+        }
     }
 }
 
@@ -52,8 +62,8 @@ text_enum! {
 pub struct Listing {
     pub id: String,
     pub org_id: String,
-    pub kind: String,
-    pub category: String,
+    pub kind: ListingKind,
+    pub category: ListingCategory,
     pub title: String,
     pub description: String,
     pub tags: String,
@@ -61,8 +71,8 @@ pub struct Listing {
     pub region: Option<String>,
     pub trial_available: bool,
     pub expires_at: Option<NaiveDateTime>,
-    pub status: String,
-    pub removed_from: Option<String>,
+    pub status: ListingStatus,
+    pub removed_from: Option<ListingStatus>,
     pub version: i32,
     pub moderation_reason: Option<String>,
     pub pending_title: Option<String>,
@@ -123,33 +133,28 @@ pub fn split_tags(tags: &str) -> Vec<String> {
 }
 
 impl Listing {
-    /// The current status.
-    pub fn status(&self) -> Result<ListingStatus, ApiError> {
-        ListingStatus::parse(&self.status)
-    }
-
     /// Whether the public can see it: published, not expired, and its organisation is not
     /// suspended (a primary-key lookup, only for listings that pass the first two tests).
     pub fn is_public(&self, conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
         if !self.is_live(now) {
             return Ok(false);
         }
-        let status: Option<String> = crate::db::schema::orgs::table
+        let status: Option<AccountStatus> = crate::db::schema::orgs::table
             .find(&self.org_id)
             .select(crate::db::schema::orgs::status)
             .first(conn)
             .optional()?;
-        Ok(status.is_some_and(|s| self.is_public_with(&s, now)))
+        Ok(status.is_some_and(|s| self.is_public_with(s, now)))
     }
 
     /// [`Listing::is_public`] when the organisation's status is already known.
-    pub fn is_public_with(&self, org_status: &str, now: NaiveDateTime) -> bool {
-        self.is_live(now) && org_status == "active"
+    pub fn is_public_with(&self, org_status: AccountStatus, now: NaiveDateTime) -> bool {
+        self.is_live(now) && org_status == AccountStatus::Active
     }
 
     /// Published and not expired (public unless its organisation is suspended).
     pub fn is_live(&self, now: NaiveDateTime) -> bool {
-        self.status == ListingStatus::Published.as_str() && self.expires_at.is_none_or(|e| e > now)
+        self.status == ListingStatus::Published && self.expires_at.is_none_or(|e| e > now)
     }
 
     /// Whether it has an edit waiting for review.
@@ -174,8 +179,8 @@ impl Listing {
         Ok(ListingView {
             id: parse_uuid(&self.id)?,
             org_id: parse_uuid(&self.org_id)?,
-            kind: ListingKind::parse(&self.kind)?,
-            category: ListingCategory::parse(&self.category)?,
+            kind: self.kind,
+            category: self.category,
             title: self.title.clone(),
             description: self.description.clone(),
             tags: split_tags(&self.tags),
@@ -183,7 +188,7 @@ impl Listing {
             region: self.region.clone(),
             trial_available: self.trial_available,
             expires_at: self.expires_at.map(utc),
-            status: self.status()?,
+            status: self.status,
             version: self.version,
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
@@ -229,7 +234,7 @@ impl Listing {
     pub fn find_with_org_status(
         conn: &mut DbConnection,
         id: &str,
-    ) -> QueryResult<Option<(Listing, String)>> {
+    ) -> QueryResult<Option<(Listing, AccountStatus)>> {
         use crate::db::schema::orgs;
         crate::native!(conn, |c| listings::table
             .inner_join(orgs::table)
@@ -243,7 +248,11 @@ impl Listing {
     pub fn count_active(conn: &mut DbConnection, org_id: &str) -> QueryResult<i64> {
         listings::table
             .filter(listings::org_id.eq(org_id))
-            .filter(listings::status.eq_any(["draft", "pending_review", "published"]))
+            .filter(listings::status.eq_any([
+                ListingStatus::Draft,
+                ListingStatus::PendingReview,
+                ListingStatus::Published,
+            ]))
             .count()
             .get_result(conn)
     }
@@ -322,7 +331,7 @@ pub fn sync_postings(
     // it starts to; the empty tag counts the listings themselves.
     let mut delta: std::collections::BTreeMap<String, i64> = Default::default();
     for (listing, sign) in [(before, -1), (after, 1)] {
-        if let Some(l) = listing.filter(|l| l.status == "published") {
+        if let Some(l) = listing.filter(|l| l.status == ListingStatus::Published) {
             *delta.entry(String::new()).or_default() += sign;
             for tag in split_tags(&l.tags) {
                 *delta.entry(tag).or_default() += sign;
@@ -369,7 +378,7 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = listings)]
 pub struct ListingUpdate {
-    pub category: Option<String>,
+    pub category: Option<ListingCategory>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub tags: Option<String>,
@@ -377,8 +386,8 @@ pub struct ListingUpdate {
     pub region: Option<Option<String>>,
     pub trial_available: Option<bool>,
     pub expires_at: Option<Option<NaiveDateTime>>,
-    pub status: Option<String>,
-    pub removed_from: Option<Option<String>>,
+    pub status: Option<ListingStatus>,
+    pub removed_from: Option<Option<ListingStatus>>,
     pub moderation_reason: Option<Option<String>>,
     pub pending_title: Option<Option<String>>,
     pub pending_description: Option<Option<String>>,
@@ -464,7 +473,7 @@ pub fn decide(
     reason: Option<String>,
     at: NaiveDateTime,
 ) -> Result<ListingUpdate, ApiError> {
-    let status = listing.status()?;
+    let status = listing.status;
     let clear_pending = || ListingUpdate {
         pending_title: Some(None),
         pending_description: Some(None),
@@ -473,7 +482,7 @@ pub fn decide(
     };
     let update = match (decision, status) {
         (Decision::Approve, ListingStatus::PendingReview) => ListingUpdate {
-            status: Some(ListingStatus::Published.as_str().into()),
+            status: Some(ListingStatus::Published),
             published_at: Some(Some(at)),
             moderation_reason: Some(None),
             ..Default::default()
@@ -488,7 +497,7 @@ pub fn decide(
             }
         }
         (Decision::Reject, ListingStatus::PendingReview) => ListingUpdate {
-            status: Some(ListingStatus::Rejected.as_str().into()),
+            status: Some(ListingStatus::Rejected),
             moderation_reason: Some(reason),
             ..Default::default()
         },
@@ -505,18 +514,13 @@ pub fn decide(
             | ListingStatus::Rejected
             | ListingStatus::Archived,
         ) => ListingUpdate {
-            status: Some(ListingStatus::Removed.as_str().into()),
-            removed_from: Some(Some(status.as_str().into())),
+            status: Some(ListingStatus::Removed),
+            removed_from: Some(Some(status)),
             moderation_reason: Some(reason),
             ..clear_pending()
         },
         (Decision::Restore, ListingStatus::Removed) => ListingUpdate {
-            status: Some(
-                listing
-                    .removed_from
-                    .clone()
-                    .unwrap_or_else(|| ListingStatus::Published.as_str().into()),
-            ),
+            status: Some(listing.removed_from.unwrap_or(ListingStatus::Published)),
             removed_from: Some(None),
             moderation_reason: Some(None),
             ..Default::default()
@@ -558,11 +562,11 @@ pub fn review_queue(
 /// How many listings wait for review, and how many published ones have a pending edit.
 pub fn review_counts(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
     let submitted = listings::table
-        .filter(listings::status.eq("pending_review"))
+        .filter(listings::status.eq(ListingStatus::PendingReview))
         .count()
         .get_result(conn)?;
     let edits = listings::table
-        .filter(listings::status.eq("published"))
+        .filter(listings::status.eq(ListingStatus::Published))
         .filter(listings::pending_title.is_not_null())
         .count()
         .get_result(conn)?;

@@ -9,7 +9,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-use super::listing::split_tags;
+use super::listing::{split_tags, ListingKind, ListingStatus};
+use super::user::AccountStatus;
 use crate::db::schema::{listing_tags, listings, orgs, tag_stats};
 use crate::db::DbConnection;
 use crate::matching::{Candidate, Vocabulary};
@@ -28,7 +29,7 @@ pub struct MatchScope {
 #[derive(Debug, Clone)]
 pub struct Own {
     pub listing_id: String,
-    pub kind: String,
+    pub kind: ListingKind,
     pub title: String,
     pub tags: Vec<String>,
 }
@@ -39,22 +40,23 @@ pub fn own_listings(
     org_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Own>> {
-    let rows: Vec<(String, String, String, String)> = crate::native!(conn, |c| listings::table
-        .filter(listings::org_id.eq(org_id))
-        .filter(listings::status.eq("published"))
-        .filter(
-            listings::expires_at
-                .is_null()
-                .or(listings::expires_at.gt(now)),
-        )
-        .select((
-            listings::id,
-            listings::kind,
-            listings::title,
-            listings::tags,
-        ))
-        .order(listings::id.asc())
-        .load(c))?;
+    let rows: Vec<(String, ListingKind, String, String)> =
+        crate::native!(conn, |c| listings::table
+            .filter(listings::org_id.eq(org_id))
+            .filter(listings::status.eq(ListingStatus::Published))
+            .filter(
+                listings::expires_at
+                    .is_null()
+                    .or(listings::expires_at.gt(now)),
+            )
+            .select((
+                listings::id,
+                listings::kind,
+                listings::title,
+                listings::tags,
+            ))
+            .order(listings::id.asc())
+            .load(c))?;
     Ok(rows
         .into_iter()
         .map(|(listing_id, kind, title, tags)| Own {
@@ -129,13 +131,13 @@ fn postings_per_tag(
         // One statement text whatever the filters (an absent filter is a bound `true`), so
         // diesel keeps one prepared statement and need not render SQL to find it.
         let suspended = orgs::table
-            .filter(orgs::status.eq("suspended"))
+            .filter(orgs::status.eq(AccountStatus::Suspended))
             .select(orgs::id);
         let any = |absent: bool| absent.into_sql::<Bool>();
         let query = listing_tags::table
             .filter(listing_tags::tag.eq(tag))
             .filter(listing_tags::kind.eq(kind))
-            .filter(listing_tags::status.eq("published"))
+            .filter(listing_tags::status.eq(ListingStatus::Published))
             .filter(listing_tags::org_id.ne(exclude_org))
             .filter(
                 listing_tags::expires_at

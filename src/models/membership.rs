@@ -57,7 +57,7 @@ pub struct MyMembership {
     pub role: OrgRole,
 }
 
-type MemberRow = (String, String, String, String, NaiveDateTime);
+type MemberRow = (String, String, String, OrgRole, NaiveDateTime);
 
 fn member_view(row: MemberRow) -> Result<MemberView, ApiError> {
     let (user_id, email, display_name, role, joined) = row;
@@ -65,7 +65,7 @@ fn member_view(row: MemberRow) -> Result<MemberView, ApiError> {
         user_id: parse_uuid(&user_id)?,
         email,
         display_name,
-        role: OrgRole::parse(&role)?,
+        role,
         joined_at: utc(joined),
     })
 }
@@ -76,12 +76,11 @@ pub fn role_of(
     org_id: &str,
     user_id: &str,
 ) -> Result<Option<OrgRole>, ApiError> {
-    let role: Option<String> = memberships::table
+    Ok(memberships::table
         .find((org_id, user_id))
         .select(memberships::role)
         .first(conn)
-        .optional()?;
-    role.map(|r| OrgRole::parse(&r)).transpose()
+        .optional()?)
 }
 
 /// Adds a member.
@@ -95,7 +94,7 @@ pub fn insert(
         .values((
             memberships::org_id.eq(org_id),
             memberships::user_id.eq(user_id),
-            memberships::role.eq(role.as_str()),
+            memberships::role.eq(role),
             memberships::created_at.eq(super::now()),
         ))
         .execute(conn)
@@ -160,7 +159,7 @@ pub fn set_role(
     role: OrgRole,
 ) -> QueryResult<usize> {
     diesel::update(memberships::table.find((org_id, user_id)))
-        .set(memberships::role.eq(role.as_str()))
+        .set(memberships::role.eq(role))
         .execute(conn)
 }
 
@@ -173,14 +172,14 @@ pub fn delete(conn: &mut DbConnection, org_id: &str, user_id: &str) -> QueryResu
 pub fn owner_count(conn: &mut DbConnection, org_id: &str) -> QueryResult<i64> {
     memberships::table
         .filter(memberships::org_id.eq(org_id))
-        .filter(memberships::role.eq(OrgRole::Owner.as_str()))
+        .filter(memberships::role.eq(OrgRole::Owner))
         .count()
         .get_result(conn)
 }
 
 /// Every organisation a user belongs to, by name.
 pub fn of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<MyMembership>, ApiError> {
-    let rows: Vec<(String, String, String)> = memberships::table
+    let rows: Vec<(String, String, OrgRole)> = memberships::table
         .inner_join(orgs::table)
         .filter(memberships::user_id.eq(user_id))
         .select((orgs::id, orgs::name, memberships::role))
@@ -191,7 +190,7 @@ pub fn of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<MyMembershi
             Ok(MyMembership {
                 org_id: parse_uuid(&id)?,
                 org_name: name,
-                role: OrgRole::parse(&role)?,
+                role,
             })
         })
         .collect()

@@ -63,12 +63,12 @@ text_enum! {
 pub struct Report {
     pub id: String,
     pub reporter_id: String,
-    pub target_type: String,
+    pub target_type: TargetType,
     pub target_id: String,
-    pub reason: String,
+    pub reason: ReportReason,
     pub details: String,
-    pub status: String,
-    pub resolution: Option<String>,
+    pub status: ReportStatus,
+    pub resolution: Option<Resolution>,
     pub resolution_note: Option<String>,
     pub resolved_by: Option<String>,
     pub created_at: NaiveDateTime,
@@ -108,16 +108,12 @@ impl Report {
     pub fn view(&self, moderator: bool) -> Result<ReportView, ApiError> {
         Ok(ReportView {
             id: parse_uuid(&self.id)?,
-            target_type: TargetType::parse(&self.target_type)?,
+            target_type: self.target_type,
             target_id: parse_uuid(&self.target_id)?,
-            reason: ReportReason::parse(&self.reason)?,
+            reason: self.reason,
             details: self.details.clone(),
-            status: ReportStatus::parse(&self.status)?,
-            resolution: self
-                .resolution
-                .as_deref()
-                .map(Resolution::parse)
-                .transpose()?,
+            status: self.status,
+            resolution: self.resolution,
             resolution_note: self.resolution_note.clone(),
             created_at: utc(self.created_at),
             resolved_at: self.resolved_at.map(utc),
@@ -153,7 +149,7 @@ impl Report {
             .filter(reports::reporter_id.eq(reporter))
             .filter(reports::target_type.eq(target_type))
             .filter(reports::target_id.eq(target_id))
-            .filter(reports::status.eq("open"))
+            .filter(reports::status.eq(ReportStatus::Open))
             .first(conn)
             .optional()
     }
@@ -167,10 +163,10 @@ impl Report {
     ) -> QueryResult<Vec<Report>> {
         let mut query = reports::table.into_boxed();
         if let Some(status) = filter.status {
-            query = query.filter(reports::status.eq(status.as_str()));
+            query = query.filter(reports::status.eq(status));
         }
         if let Some(target_type) = filter.target_type {
-            query = query.filter(reports::target_type.eq(target_type.as_str()));
+            query = query.filter(reports::target_type.eq(target_type));
         }
         if let Some(target_id) = &filter.target_id {
             query = query.filter(reports::target_id.eq(target_id.clone()));
@@ -193,14 +189,18 @@ impl Report {
         moderator: &str,
         at: NaiveDateTime,
     ) -> QueryResult<usize> {
-        diesel::update(reports::table.find(id).filter(reports::status.eq("open")))
-            .set((
-                reports::status.eq("resolved"),
-                reports::resolution.eq(resolution.as_str()),
-                reports::resolution_note.eq(note),
-                reports::resolved_by.eq(moderator),
-                reports::resolved_at.eq(at),
-            ))
-            .execute(conn)
+        diesel::update(
+            reports::table
+                .find(id)
+                .filter(reports::status.eq(ReportStatus::Open)),
+        )
+        .set((
+            reports::status.eq(ReportStatus::Resolved),
+            reports::resolution.eq(resolution),
+            reports::resolution_note.eq(note),
+            reports::resolved_by.eq(moderator),
+            reports::resolved_at.eq(at),
+        ))
+        .execute(conn)
     }
 }

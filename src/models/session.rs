@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::user::{AccountStatus, PlatformRole};
 use super::{new_id, now};
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::db::schema::{refresh_tokens, sessions, users};
@@ -34,8 +35,8 @@ pub struct SessionState {
     pub revoked_at: Option<NaiveDateTime>,
     pub user_id: String,
     pub email: String,
-    pub platform_role: String,
-    pub status: String,
+    pub platform_role: PlatformRole,
+    pub status: AccountStatus,
 }
 
 /// Starts a session for a user and returns `(session_id, refresh_token)`.
@@ -103,7 +104,7 @@ pub fn rotate(conn: &mut DbConnection, presented: &str, ttl: Duration) -> QueryR
     }
     let state = state(conn, &session_id)?;
     match state {
-        Some(s) if s.revoked_at.is_none() && s.status == "active" => {
+        Some(s) if s.revoked_at.is_none() && s.status == AccountStatus::Active => {
             let refresh_token = issue_refresh(conn, &session_id, ttl)?;
             Ok(Rotation::Rotated {
                 user_id: s.user_id,

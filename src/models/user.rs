@@ -38,8 +38,8 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub display_name: String,
-    pub platform_role: String,
-    pub status: String,
+    pub platform_role: PlatformRole,
+    pub status: AccountStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -62,8 +62,8 @@ impl User {
             id: parse_uuid(&self.id)?,
             email: self.email.clone(),
             display_name: self.display_name.clone(),
-            platform_role: PlatformRole::parse(&self.platform_role)?,
-            status: AccountStatus::parse(&self.status)?,
+            platform_role: self.platform_role,
+            status: self.status,
             created_at: utc(self.created_at),
         })
     }
@@ -97,10 +97,7 @@ impl User {
         at: NaiveDateTime,
     ) -> QueryResult<usize> {
         diesel::update(users::table.find(id))
-            .set((
-                users::platform_role.eq(role.as_str()),
-                users::updated_at.eq(at),
-            ))
+            .set((users::platform_role.eq(role), users::updated_at.eq(at)))
             .execute(conn)
     }
 

@@ -107,8 +107,8 @@ async fn register(
         email,
         password_hash,
         display_name,
-        platform_role: PlatformRole::User.as_str().into(),
-        status: AccountStatus::Active.as_str().into(),
+        platform_role: PlatformRole::User,
+        status: AccountStatus::Active,
         created_at: at,
         updated_at: at,
     };
@@ -197,7 +197,7 @@ async fn login(
             return Err(ApiError::Unauthorized(INVALID_LOGIN.into()));
         }
     };
-    if user.status != AccountStatus::Active.as_str() {
+    if user.status != AccountStatus::Active {
         return Err(ApiError::Forbidden("this account is suspended".into()));
     }
     let ttl = state.settings.refresh_token_ttl;

@@ -68,10 +68,10 @@ fn bad(name: &str, value: &str, expected: &str) -> ApiError {
 fn parse_enum<T>(
     name: &str,
     value: &str,
-    parse: impl Fn(&str) -> Result<T, ApiError>,
+    parse: impl Fn(&str) -> Option<T>,
     expected: &str,
 ) -> Result<T, ApiError> {
-    parse(value).map_err(|_| bad(name, value, expected))
+    parse(value).ok_or_else(|| bad(name, value, expected))
 }
 
 struct Parsed {
@@ -91,7 +91,7 @@ fn parse(pairs: Vec<(String, String)>) -> Result<Parsed, ApiError> {
             "q" => text = value,
             "kind" => {
                 query.kind = Some(
-                    parse_enum(&name, trimmed, ListingKind::parse, "offer or need")?
+                    parse_enum(&name, trimmed, ListingKind::from_text, "offer or need")?
                         .as_str()
                         .into(),
                 )
@@ -101,7 +101,7 @@ fn parse(pairs: Vec<(String, String)>) -> Result<Parsed, ApiError> {
                     parse_enum(
                         &name,
                         trimmed,
-                        ListingCategory::parse,
+                        ListingCategory::from_text,
                         "expertise or resource",
                     )?
                     .as_str()
@@ -126,7 +126,8 @@ fn parse(pairs: Vec<(String, String)>) -> Result<Parsed, ApiError> {
                 )
             }
             "status" => {
-                let status = parse_enum(&name, trimmed, ListingStatus::parse, "a listing status")?;
+                let status =
+                    parse_enum(&name, trimmed, ListingStatus::from_text, "a listing status")?;
                 query.statuses.push(status.as_str().into());
             }
             "sort" => {

@@ -86,7 +86,7 @@ async fn invite(
                 id: new_id(),
                 org_id: org_id.clone(),
                 email,
-                role: role.as_str().into(),
+                role,
                 token_hash: sha256_hex(&token),
                 invited_by: user.id.clone(),
                 created_at: at,

@@ -177,8 +177,8 @@ async fn create_listing(
                 let listing = Listing {
                     id: new_id(),
                     org_id: org_id.clone(),
-                    kind: body.kind.as_str().into(),
-                    category: body.category.as_str().into(),
+                    kind: body.kind,
+                    category: body.category,
                     title,
                     description,
                     tags: tags.join(","),
@@ -186,7 +186,7 @@ async fn create_listing(
                     region,
                     trial_available: body.trial_available,
                     expires_at,
-                    status: ListingStatus::Draft.as_str().into(),
+                    status: ListingStatus::Draft,
                     removed_from: None,
                     version: 1,
                     moderation_reason: None,
@@ -233,7 +233,7 @@ async fn get_listing(
     let (found, insider) = db::run(&state.pool, move |conn| {
         let missing = || ApiError::NotFound(format!("listing {id} does not exist"));
         let (found, org_status) = Listing::find_with_org_status(conn, &id)?.ok_or_else(missing)?;
-        let public = found.is_public_with(&org_status, now());
+        let public = found.is_public_with(org_status, now());
         // Anonymous callers need no membership lookup.
         let insider = caller.0.is_some() && is_insider(conn, caller.0.as_ref(), &found)?;
         if !insider && !public {
@@ -305,12 +305,12 @@ async fn update_listing(
                 expires_at,
                 ..Default::default()
             };
-            match current.status()? {
+            match current.status {
                 ListingStatus::Draft | ListingStatus::Rejected => {
                     update.title = title;
                     update.description = description;
                     update.tags = tags;
-                    update.category = body.category.map(|c| c.as_str().to_owned());
+                    update.category = body.category;
                     update.industry = industry;
                 }
                 ListingStatus::Published => {
@@ -360,7 +360,7 @@ async fn delete_listing(
     db::run(&state.pool, move |conn| {
         conn.transaction(|conn| {
             let current = writable(conn, &principal, &id)?;
-            match current.status()? {
+            match current.status {
                 ListingStatus::Draft | ListingStatus::Rejected | ListingStatus::Archived => {
                     listing::delete(conn, &id)
                 }
@@ -396,7 +396,7 @@ async fn submit_listing(
     let listing = db::run(&state.pool, move |conn| {
         conn.transaction(|conn| {
             let current = writable(conn, &principal, &id)?;
-            match current.status()? {
+            match current.status {
                 ListingStatus::Draft | ListingStatus::Rejected => {}
                 other => return Err(illegal("submit", other.as_str())),
             }
@@ -408,7 +408,7 @@ async fn submit_listing(
                 86_400,
             )?;
             let update = ListingUpdate {
-                status: Some(ListingStatus::PendingReview.as_str().into()),
+                status: Some(ListingStatus::PendingReview),
                 submitted_at: Some(Some(now())),
                 moderation_reason: Some(None),
                 ..Default::default()
@@ -442,11 +442,11 @@ async fn archive_listing(
     let listing = db::run(&state.pool, move |conn| {
         conn.transaction(|conn| {
             let current = writable(conn, &principal, &id)?;
-            if current.status()? != ListingStatus::Published {
-                return Err(illegal("archive", &current.status));
+            if current.status != ListingStatus::Published {
+                return Err(illegal("archive", current.status.as_str()));
             }
             let update = ListingUpdate {
-                status: Some(ListingStatus::Archived.as_str().into()),
+                status: Some(ListingStatus::Archived),
                 pending_title: Some(None),
                 pending_description: Some(None),
                 pending_tags: Some(None),

@@ -16,7 +16,7 @@ use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, Cursor, PageQuery};
 use crate::matching::{self, Candidate, Explanation, Vocabulary};
-use crate::models::listing::{Listing, ListingCategory, ListingView};
+use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingView};
 use crate::models::matching::{self as queries, MatchScope};
 use crate::models::now;
 use crate::routes::listings::is_insider;
@@ -154,7 +154,7 @@ fn own_candidates(
             title: listing.title,
             tags,
         };
-        if listing.kind == "need" {
+        if listing.kind == ListingKind::Need {
             needs.push(candidate);
         } else {
             offers.push(candidate);
@@ -329,7 +329,7 @@ async fn listing_matches(
         let at = now();
         let (listing, org_status) = Listing::find_with_org_status(conn, &id)?
             .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
-        if !listing.is_public_with(&org_status, at)
+        if !listing.is_public_with(org_status, at)
             && !is_insider(conn, caller.0.as_ref(), &listing)?
         {
             return Err(ApiError::NotFound(format!("listing {id} does not exist")));
@@ -337,11 +337,7 @@ async fn listing_matches(
         let scope = query.scope(&listing.industry);
         let vocabulary = vocabulary(conn, crate::models::listing::split_tags(&listing.tags))?;
         let all: Vec<u32> = (0..vocabulary.tags.len() as u32).collect();
-        let opposite = if listing.kind == "offer" {
-            "need"
-        } else {
-            "offer"
-        };
+        let opposite = listing.kind.opposite().as_str();
         let found = queries::candidates(
             conn,
             &vocabulary,

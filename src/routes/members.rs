@@ -158,7 +158,7 @@ fn accept(
             "this invitation was used concurrently".into(),
         ));
     }
-    membership::insert(conn, org_id, &user.id, OrgRole::parse(&invitation.role)?)?;
+    membership::insert(conn, org_id, &user.id, invitation.role)?;
     let member = membership::find(conn, org_id, &user.id)?
         .ok_or_else(|| ApiError::Internal("membership vanished after insert".into()))?;
     Ok((org_id.to_owned(), member))

@@ -109,7 +109,7 @@ async fn create_org(
         description: checks.optional_text("description", body.description.as_deref(), 2000),
         website: checks.optional_url("website", body.website.as_deref()),
         region: checks.optional_text("region", body.region.as_deref(), 80),
-        status: AccountStatus::Active.as_str().into(),
+        status: AccountStatus::Active,
         version: 1,
         created_at: at,
         updated_at: at,

@@ -130,11 +130,11 @@ async fn create_report(
         let report = Report {
             id: new_id(),
             reporter_id: user.id.clone(),
-            target_type: body.target_type.as_str().into(),
+            target_type: body.target_type,
             target_id: target_id.clone(),
-            reason: body.reason.as_str().into(),
+            reason: body.reason,
             details,
-            status: ReportStatus::Open.as_str().into(),
+            status: ReportStatus::Open,
             resolution: None,
             resolution_note: None,
             resolved_by: None,
@@ -335,7 +335,7 @@ fn apply_resolution(
     action: Resolution,
     note: &str,
 ) -> Result<(), ApiError> {
-    let target = TargetType::parse(&report.target_type)?;
+    let target = report.target_type;
     let unfit = || {
         ApiError::Unprocessable(format!(
             "`{}` does not apply to a report on a {}",
