@@ -8,37 +8,36 @@ use crate::auth::AuthUser;
 use crate::db::schema::{orgs, sessions, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::models::listing::{self, Decision, Listing, ListingStatus};
-use crate::models::modlog;
+use crate::models::catalogue_state;
+use crate::models::listing::lifecycle::{self, Action, Actor, Transition};
+use crate::models::listing::{self, store, Listing};
+use crate::models::modlog::ModAction;
 use crate::models::now;
 use crate::models::org::Org;
 use crate::models::user::{AccountStatus, PlatformRole, User};
 
-/// Approves, rejects, removes or restores a listing.
+/// Approves, rejects, removes or restores a listing; `note` is logged when the action
+/// carries no reason of its own.
 pub fn decide_listing(
     conn: &mut DbConnection,
     actor: &AuthUser,
     id: &str,
-    decision: Decision,
-    reason: Option<String>,
+    action: Action,
+    note: Option<String>,
 ) -> Result<Listing, ApiError> {
     let current = listing::lock(conn, id)?;
-    if current.status == ListingStatus::Draft {
-        // Drafts are private to their organisation until submitted.
-        return Err(ApiError::NotFound(format!("listing {id} does not exist")));
+    let logged = ModAction::decide_listing(&actor.id, id, &action, note.as_deref());
+    let updated = match lifecycle::transition(&current, Actor::Moderator, action, now())? {
+        Transition::Update(update) => store::apply(conn, &current, None, &update)?,
+        Transition::Delete => {
+            return Err(ApiError::Internal(
+                "moderators never delete listings".into(),
+            ))
+        }
+    };
+    if let Some(entry) = logged {
+        entry.record(conn)?;
     }
-    let update = listing::decide(&current, decision, reason.clone(), now())?;
-    let updated = listing::apply(conn, &current, None, &update)?;
-    let action = format!("{}_listing", decision.verb());
-    modlog::record(
-        conn,
-        &actor.id,
-        &action,
-        "listing",
-        id,
-        reason.as_deref(),
-        true,
-    )?;
     Ok(updated)
 }
 
@@ -69,13 +68,8 @@ pub fn set_org_status(
             "the organisation is already {to}"
         )));
     }
-    crate::models::listing::catalogue_changed(conn)?;
-    let action = if suspend {
-        "suspend_org"
-    } else {
-        "unsuspend_org"
-    };
-    modlog::record(conn, &actor.id, action, "org", org_id, Some(reason), true)?;
+    catalogue_state::changed(conn)?;
+    ModAction::org_status(&actor.id, org_id, suspend, reason).record(conn)?;
     Org::find(conn, org_id)?
         .ok_or_else(|| ApiError::NotFound(format!("organisation {org_id} does not exist")))
 }
@@ -117,12 +111,7 @@ pub fn set_user_status(
         .set(sessions::revoked_at.eq(now()))
         .execute(conn)?;
     }
-    let action = if suspend {
-        "suspend_user"
-    } else {
-        "unsuspend_user"
-    };
-    modlog::record(conn, &actor.id, action, "user", user_id, Some(reason), true)?;
+    ModAction::user_status(&actor.id, user_id, suspend, reason).record(conn)?;
     User::find(conn, user_id)?
         .ok_or_else(|| ApiError::NotFound(format!("user {user_id} does not exist")))
 }

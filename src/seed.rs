@@ -15,12 +15,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::auth::tokens::sha256_hex;
-use crate::db::schema::{api_keys, listing_tags, listings, memberships, orgs, users};
+use crate::db::schema::{api_keys, memberships, orgs, users};
 use crate::db::DbConnection;
-use crate::models::listing::ListingStatus;
+use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingStatus};
 use crate::models::membership::OrgRole;
 use crate::models::user::{AccountStatus, PlatformRole};
-use crate::search;
 
 /// What to seed.
 #[derive(Debug, Clone)]
@@ -322,9 +321,6 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
     }
-    crate::models::matching::recount_tag_stats(conn)
-        .and_then(|_| crate::models::listing::catalogue_changed(conn))
-        .map_err(|e| format!("counting tags failed: {e}"))?;
     // Fresh statistics, so the planners use the tag and full-text indexes right away.
     // (PostgreSQL: VACUUM too, so index-only scans need not visit the freshly written heap.)
     let statistics = match conn {
@@ -477,59 +473,41 @@ fn seed_listing(
         ListingStatus::Draft
     };
     let published = status == ListingStatus::Published;
-    let id = seeded_id(rng, at);
-    let tag_text = chosen.join(",");
-    let (search_title, search_tags, search_body) = (
-        search::fold(&title),
-        search::fold(&chosen.join(" ")),
-        search::fold(&description),
-    );
     let category = if rng.gen_bool(0.6) {
-        "expertise"
+        ListingCategory::Expertise
     } else {
-        "resource"
+        ListingCategory::Resource
     };
-    let trial = rng.gen_bool(0.2);
-    let kind = if offer { "offer" } else { "need" };
-    diesel::insert_into(listings::table)
-        .values((
-            listings::id.eq(&id),
-            listings::org_id.eq(org_id),
-            listings::kind.eq(kind),
-            listings::category.eq(category),
-            listings::title.eq(&title),
-            listings::description.eq(&description),
-            listings::tags.eq(&tag_text),
-            listings::industry.eq(INDUSTRY),
-            listings::region.eq(Some(region)),
-            listings::trial_available.eq(trial),
-            listings::status.eq(status),
-            listings::version.eq(1),
-            listings::submitted_at.eq((status != ListingStatus::Draft).then_some(at)),
-            listings::published_at.eq(published.then_some(at)),
-            listings::created_at.eq(at),
-            listings::updated_at.eq(at),
-            listings::search_title.eq(&search_title),
-            listings::search_tags.eq(&search_tags),
-            listings::search_body.eq(&search_body),
-        ))
-        .execute(conn)?;
-    for tag in &chosen {
-        diesel::insert_into(listing_tags::table)
-            .values((
-                listing_tags::listing_id.eq(&id),
-                listing_tags::tag.eq(tag),
-                listing_tags::org_id.eq(org_id),
-                listing_tags::kind.eq(kind),
-                listing_tags::status.eq(status),
-                listing_tags::industry.eq(INDUSTRY),
-                listing_tags::category.eq(category),
-                listing_tags::region.eq(Some(region)),
-                listing_tags::trial_available.eq(trial),
-            ))
-            .execute(conn)?;
-    }
-    search::index_new(conn, &id, &search_title, &search_tags, &search_body)?;
+    let listing = Listing {
+        id: seeded_id(rng, at),
+        org_id: org_id.to_owned(),
+        kind: if offer {
+            ListingKind::Offer
+        } else {
+            ListingKind::Need
+        },
+        category,
+        title,
+        description,
+        tags: chosen.join(","),
+        industry: INDUSTRY.to_owned(),
+        region: Some(region.to_owned()),
+        trial_available: rng.gen_bool(0.2),
+        expires_at: None,
+        status,
+        removed_from: None,
+        version: 1,
+        moderation_reason: None,
+        pending_title: None,
+        pending_description: None,
+        pending_tags: None,
+        submitted_at: (status != ListingStatus::Draft).then_some(at),
+        published_at: published.then_some(at),
+        created_at: at,
+        updated_at: at,
+    };
+    // The same writer as the API's: the row, its search text, postings and tag counts.
+    listing.insert(conn)?;
     report.listings += 1;
     report.published += usize::from(published);
     Ok(())

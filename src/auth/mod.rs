@@ -3,7 +3,9 @@
 pub mod extract;
 pub mod password;
 pub mod tokens;
+pub mod visibility;
 
 pub use extract::{
     authorize_org, AuthUser, MaybePrincipal, Moderator, OrgAccess, OrgNeed, Principal,
 };
+pub use visibility::{is_insider, writable_listing};

@@ -2,13 +2,22 @@
 
 use std::future::{ready, Ready};
 
-use actix_web::{dev::Payload, http::header, FromRequest, HttpRequest};
+use actix_web::http::StatusCode;
+use actix_web::{dev::Payload, http::header, FromRequest, HttpRequest, HttpResponse};
+use serde::Serialize;
 
 use crate::error::ApiError;
 
 /// The strong ETag of a version.
 pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
+}
+
+/// A versioned resource's response: the body with its `ETag`.
+pub fn tagged(status: StatusCode, version: i32, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
 }
 
 /// The `If-Match` precondition of a request.

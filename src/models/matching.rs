@@ -7,11 +7,12 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{Bool, Text};
 
-use super::listing::{split_tags, ListingKind, ListingStatus};
+use super::listing::{ListingKind, ListingStatus};
+use super::tag::split_tags;
 use super::user::AccountStatus;
-use crate::db::schema::{listing_tags, listings, orgs, tag_stats};
+use crate::db::schema::{listing_tags, listings, orgs};
 use crate::db::DbConnection;
 use crate::matching::{Candidate, Vocabulary};
 
@@ -287,49 +288,4 @@ pub fn titles(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<St
         .select((listings::id, listings::title))
         .load(c))?;
     Ok(rows.into_iter().collect())
-}
-
-/// The document frequencies of `tags` (how many published listings carry each) and the
-/// number of published listings, from `tag_stats`.
-pub fn document_frequency(
-    conn: &mut DbConnection,
-    tags: &[String],
-) -> QueryResult<(HashMap<String, i64>, i64)> {
-    let mut wanted: Vec<&str> = tags.iter().map(String::as_str).collect();
-    wanted.push("");
-    let found: Vec<(String, i64)> = crate::native!(conn, |c| tag_stats::table
-        .filter(tag_stats::tag.eq_any(&wanted))
-        .select((tag_stats::tag, tag_stats::published))
-        .load(c))?;
-    let mut counts: HashMap<String, i64> = found.into_iter().filter(|(_, n)| *n > 0).collect();
-    let published = counts.remove("").unwrap_or(0);
-    Ok((counts, published))
-}
-
-/// Adds `change` to the published-listing count of `tag` (the empty tag: of all listings).
-pub fn count_published(conn: &mut DbConnection, tag: &str, change: i64) -> QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO tag_stats (tag, published) VALUES ($1, $2) \
-         ON CONFLICT (tag) DO UPDATE SET published = tag_stats.published + excluded.published",
-    )
-    .bind::<Text, _>(tag)
-    .bind::<BigInt, _>(change)
-    .execute(conn)?;
-    Ok(())
-}
-
-/// Recounts `tag_stats` from the postings (after a bulk load such as `mutua seed`).
-pub fn recount_tag_stats(conn: &mut DbConnection) -> QueryResult<()> {
-    diesel::delete(tag_stats::table).execute(conn)?;
-    diesel::sql_query(
-        "INSERT INTO tag_stats (tag, published) \
-         SELECT tag, COUNT(*) FROM listing_tags WHERE status = 'published' GROUP BY tag",
-    )
-    .execute(conn)?;
-    diesel::sql_query(
-        "INSERT INTO tag_stats (tag, published) \
-         SELECT '', COUNT(*) FROM listings WHERE status = 'published'",
-    )
-    .execute(conn)?;
-    Ok(())
 }

@@ -2,6 +2,8 @@
 //! so it runs inside or outside a transaction alike.
 
 pub mod api_key;
+pub mod catalogue_state;
+pub mod effects;
 pub mod idempotency;
 pub mod invitation;
 pub mod listing;
@@ -13,6 +15,7 @@ pub mod org;
 pub mod rate_limit;
 pub mod report;
 pub mod session;
+pub mod tag;
 pub mod user;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};

@@ -12,7 +12,8 @@ use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, PageQuery};
 use crate::http::validate::normalize_tag;
-use crate::models::listing::{self, ListingCategory, ListingKind, ListingStatus, ListingView};
+use crate::models::catalogue_state;
+use crate::models::listing::{ListingCategory, ListingKind, ListingStatus, ListingView};
 use crate::models::listing_search::{self, After, CatalogueQuery, Facets, SortOrder};
 use crate::models::now;
 use crate::models::user::PlatformRole;
@@ -209,7 +210,7 @@ async fn search_listings(
         let at = now();
         query.now = Some(at);
         let version = if public && cache.enabled() {
-            Some(listing::catalogue_version(conn)?)
+            Some(catalogue_state::version(conn)?)
         } else {
             None
         };

@@ -8,15 +8,18 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
-use crate::db::{self, DbConnection};
+use crate::auth::{
+    authorize_org, is_insider, writable_listing, MaybePrincipal, OrgNeed, Principal,
+};
+use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::etag::{etag, IfMatch};
+use crate::http::etag::{etag, tagged, IfMatch};
 use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::validate::Checks;
+use crate::models::listing::lifecycle::{self, Action, Actor, Edit, Transition};
 use crate::models::listing::{
-    self, illegal, Listing, ListingCategory, ListingKind, ListingStatus, ListingUpdate, ListingView,
+    store, Listing, ListingCategory, ListingKind, ListingStatus, ListingView,
 };
 use crate::models::org::Org;
 use crate::models::{new_id, now, rate_limit};
@@ -79,49 +82,7 @@ pub(crate) fn listing_response(
     listing: &Listing,
     private: bool,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::build(status)
-        .insert_header(("ETag", etag(listing.version)))
-        .json(listing.view(private)?))
-}
-
-/// Whether the caller sees a listing's private side: its organisation (members or keys)
-/// and platform moderators.
-pub fn is_insider(
-    conn: &mut DbConnection,
-    principal: Option<&Principal>,
-    listing: &Listing,
-) -> Result<bool, ApiError> {
-    match principal {
-        None => Ok(false),
-        Some(Principal::User(user))
-            if user.is_platform(crate::models::user::PlatformRole::Moderator) =>
-        {
-            Ok(true)
-        }
-        Some(principal) => match authorize_org(conn, principal, &listing.org_id, OrgNeed::Read) {
-            Ok(_) => Ok(true),
-            Err(ApiError::Forbidden(_)) => Ok(false),
-            Err(e) => Err(e),
-        },
-    }
-}
-
-/// Loads a listing the caller may write (its organisation's members or `write` keys);
-/// listings the caller cannot see are 404, visible ones it cannot change 403.
-fn writable(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Listing, ApiError> {
-    let found = listing::lock(conn, id)?;
-    match authorize_org(conn, principal, &found.org_id, OrgNeed::Write) {
-        Ok(_) => Ok(found),
-        // Only refusals need the visibility check: a listing the caller cannot see is 404.
-        Err(ApiError::Forbidden(reason)) => {
-            if is_insider(conn, Some(principal), &found)? || found.is_public(conn, now())? {
-                Err(ApiError::Forbidden(reason))
-            } else {
-                Err(ApiError::NotFound(format!("listing {id} does not exist")))
-            }
-        }
-        Err(other) => Err(other),
-    }
+    Ok(tagged(status, listing.version, &listing.view(private)?))
 }
 
 /// Creates a listing as a `draft` (members of the organisation, or its `write` key).
@@ -296,45 +257,25 @@ async fn update_listing(
         .map(|r| checks.optional_text("region", r.as_deref(), 80));
     let expires_at = body.expires_at.map(|e| checks.future("expires_at", e, at));
     checks.finish()?;
-    let listing = db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            let current = writable(conn, &principal, &id)?;
-            let mut update = ListingUpdate {
-                region,
-                trial_available: body.trial_available,
-                expires_at,
-                ..Default::default()
-            };
-            match current.status {
-                ListingStatus::Draft | ListingStatus::Rejected => {
-                    update.title = title;
-                    update.description = description;
-                    update.tags = tags;
-                    update.category = body.category;
-                    update.industry = industry;
-                }
-                ListingStatus::Published => {
-                    if body.category.is_some() || industry.is_some() {
-                        return Err(ApiError::Conflict(
-                            "category and industry of a published listing cannot change; archive it and create a new one".into(),
-                        ));
-                    }
-                    if title.is_some() || description.is_some() || tags.is_some() {
-                        let base_title = current.pending_title.clone().unwrap_or_else(|| current.title.clone());
-                        let base_description = current.pending_description.clone().unwrap_or_else(|| current.description.clone());
-                        let base_tags = current.pending_tags.clone().unwrap_or_else(|| current.tags.clone());
-                        update.pending_title = Some(Some(title.unwrap_or(base_title)));
-                        update.pending_description = Some(Some(description.unwrap_or(base_description)));
-                        update.pending_tags = Some(Some(tags.unwrap_or(base_tags)));
-                        update.submitted_at = Some(Some(at));
-                    }
-                }
-                other => return Err(illegal("edit", other.as_str())),
-            }
-            listing::apply(conn, &current, if_match.expected(), &update)
-        })
-    })
-    .await?;
+    let edit = Edit {
+        title,
+        description,
+        tags,
+        category: body.category,
+        industry,
+        region,
+        trial_available: body.trial_available,
+        expires_at,
+    };
+    let listing = owner_action(
+        &state,
+        principal,
+        id,
+        Action::Edit(edit),
+        if_match.expected(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::Internal("an edit never deletes".into()))?;
     listing_response(actix_web::http::StatusCode::OK, &listing, true)
 }
 
@@ -357,18 +298,7 @@ async fn delete_listing(
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            let current = writable(conn, &principal, &id)?;
-            match current.status {
-                ListingStatus::Draft | ListingStatus::Rejected | ListingStatus::Archived => {
-                    listing::delete(conn, &id)
-                }
-                other => Err(illegal("delete", other.as_str())),
-            }
-        })
-    })
-    .await?;
+    owner_action(&state, principal, id, Action::Delete, None).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -392,31 +322,9 @@ async fn submit_listing(
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let per_day = state.settings.submissions_per_day;
-    let listing = db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            let current = writable(conn, &principal, &id)?;
-            match current.status {
-                ListingStatus::Draft | ListingStatus::Rejected => {}
-                other => return Err(illegal("submit", other.as_str())),
-            }
-            rate_limit::hit(
-                conn,
-                "listing_submissions",
-                &current.org_id,
-                per_day,
-                86_400,
-            )?;
-            let update = ListingUpdate {
-                status: Some(ListingStatus::PendingReview),
-                submitted_at: Some(Some(now())),
-                moderation_reason: Some(None),
-                ..Default::default()
-            };
-            listing::apply(conn, &current, None, &update)
-        })
-    })
-    .await?;
+    let listing = owner_action(&state, principal, id, Action::Submit, None)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a submission never deletes".into()))?;
     listing_response(actix_web::http::StatusCode::OK, &listing, true)
 }
 
@@ -439,22 +347,45 @@ async fn archive_listing(
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let listing = db::run(&state.pool, move |conn| {
+    let listing = owner_action(&state, principal, id, Action::Archive, None)
+        .await?
+        .ok_or_else(|| ApiError::Internal("archiving never deletes".into()))?;
+    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+}
+
+/// Runs an owner's action on a listing in one transaction: lock the row the caller may
+/// write, ask the lifecycle, store the outcome. `None` when the listing was deleted.
+async fn owner_action(
+    state: &AppState,
+    principal: Principal,
+    id: String,
+    action: Action,
+    expected: Option<i32>,
+) -> ApiResult<Option<Listing>> {
+    let per_day = state.settings.submissions_per_day;
+    db::run(&state.pool, move |conn| {
         conn.transaction(|conn| {
-            let current = writable(conn, &principal, &id)?;
-            if current.status != ListingStatus::Published {
-                return Err(illegal("archive", current.status.as_str()));
+            let current = writable_listing(conn, &principal, &id)?;
+            let submit = action == Action::Submit;
+            match lifecycle::transition(&current, Actor::Owner, action, now())? {
+                Transition::Delete => {
+                    store::delete(conn, &current)?;
+                    Ok(None)
+                }
+                Transition::Update(update) => {
+                    if submit {
+                        rate_limit::hit(
+                            conn,
+                            "listing_submissions",
+                            &current.org_id,
+                            per_day,
+                            86_400,
+                        )?;
+                    }
+                    store::apply(conn, &current, expected, &update).map(Some)
+                }
             }
-            let update = ListingUpdate {
-                status: Some(ListingStatus::Archived),
-                pending_title: Some(None),
-                pending_description: Some(None),
-                pending_tags: Some(None),
-                ..Default::default()
-            };
-            listing::apply(conn, &current, None, &update)
         })
     })
-    .await?;
-    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+    .await
 }

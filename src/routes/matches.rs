@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
+use crate::auth::{authorize_org, is_insider, MaybePrincipal, OrgNeed, Principal};
 use crate::db::schema::orgs;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -19,7 +19,7 @@ use crate::matching::{self, Candidate, Explanation, Vocabulary};
 use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingView};
 use crate::models::matching::{self as queries, MatchScope};
 use crate::models::now;
-use crate::routes::listings::is_insider;
+use crate::models::tag::{self, split_tags};
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -129,7 +129,7 @@ fn vocabulary(conn: &mut DbConnection, tags: Vec<String>) -> Result<Vocabulary, 
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let (df, published) = queries::document_frequency(conn, &tags)?;
+    let (df, published) = tag::document_frequency(conn, &tags)?;
     Ok(Vocabulary::new(tags, published, &df))
 }
 
@@ -335,7 +335,7 @@ async fn listing_matches(
             return Err(ApiError::NotFound(format!("listing {id} does not exist")));
         }
         let scope = query.scope(&listing.industry);
-        let vocabulary = vocabulary(conn, crate::models::listing::split_tags(&listing.tags))?;
+        let vocabulary = vocabulary(conn, split_tags(&listing.tags))?;
         let all: Vec<u32> = (0..vocabulary.tags.len() as u32).collect();
         let opposite = listing.kind.opposite().as_str();
         let found = queries::candidates(

@@ -1,6 +1,7 @@
 //! `/me` and platform administration of accounts.
 
 use actix_web::{get, patch, web, HttpResponse};
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,8 +12,9 @@ use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::Json;
 use crate::models::membership::{self, MyMembership};
+use crate::models::modlog::ModAction;
+use crate::models::now;
 use crate::models::user::{PlatformRole, User, UserView};
-use crate::models::{modlog, now};
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -92,20 +94,14 @@ async fn set_platform_role(
     }
     let actor = caller.id.clone();
     let user = db::run(&state.pool, move |conn| {
-        if User::set_role(conn, &user_id, role, now())? == 0 {
-            return Err(ApiError::NotFound(format!("user {user_id} does not exist")));
-        }
-        modlog::record(
-            conn,
-            &actor,
-            "set_platform_role",
-            "user",
-            &user_id,
-            Some(role.as_str()),
-            false,
-        )?;
-        User::find(conn, &user_id)?
-            .ok_or_else(|| ApiError::NotFound(format!("user {user_id} does not exist")))
+        conn.transaction(|conn| {
+            if User::set_role(conn, &user_id, role, now())? == 0 {
+                return Err(ApiError::NotFound(format!("user {user_id} does not exist")));
+            }
+            ModAction::set_platform_role(&actor, &user_id, role).record(conn)?;
+            User::find(conn, &user_id)?
+                .ok_or_else(|| ApiError::NotFound(format!("user {user_id} does not exist")))
+        })
     })
     .await?;
     tracing::info!(actor = %caller.id, target = %user.id, role = role.as_str(), "platform role changed");

@@ -1,5 +1,6 @@
 //! `/moderation`: the review queue, decisions on listings, suspensions.
 
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::DateTime;
 use diesel::Connection;
@@ -11,14 +12,15 @@ use crate::app::AppState;
 use crate::auth::Moderator;
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::etag;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Cursor, PageQuery};
 use crate::http::validate::Checks;
-use crate::models::listing::{self, Decision, ListingView};
+use crate::models::listing::lifecycle::Action;
+use crate::models::listing::{self, ListingView};
 use crate::models::org::OrgView;
 use crate::models::user::UserView;
 use crate::moderation;
-use crate::routes::listings::listing_response;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -143,17 +145,19 @@ async fn decide(
     state: &AppState,
     moderator: Moderator,
     id: uuid::Uuid,
-    decision: Decision,
-    reason: Option<String>,
+    action: Action,
+    note: Option<String>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
     let listing = db::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
-            moderation::decide_listing(conn, &moderator.0, &id, decision, reason)
-        })
+        conn.transaction(|conn| moderation::decide_listing(conn, &moderator.0, &id, action, note))
     })
     .await?;
-    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+    Ok(etag::tagged(
+        StatusCode::OK,
+        listing.version,
+        &listing.view(true)?,
+    ))
 }
 
 /// Approves a submitted listing (it becomes public) or a published listing's pending edit.
@@ -177,14 +181,7 @@ async fn approve(
     body: Option<Json<NoteRequest>>,
 ) -> ApiResult<HttpResponse> {
     let note = note(body)?;
-    decide(
-        &state,
-        moderator,
-        path.into_inner(),
-        Decision::Approve,
-        note,
-    )
-    .await
+    decide(&state, moderator, path.into_inner(), Action::Approve, note).await
 }
 
 /// Rejects a submitted listing, or a published listing's pending edit (the approved text stays).
@@ -213,8 +210,8 @@ async fn reject(
         &state,
         moderator,
         path.into_inner(),
-        Decision::Reject,
-        Some(reason),
+        Action::Reject(reason),
+        None,
     )
     .await
 }
@@ -245,8 +242,8 @@ async fn remove(
         &state,
         moderator,
         path.into_inner(),
-        Decision::Remove,
-        Some(reason),
+        Action::Remove(reason),
+        None,
     )
     .await
 }
@@ -272,14 +269,7 @@ async fn restore(
     body: Option<Json<NoteRequest>>,
 ) -> ApiResult<HttpResponse> {
     let note = note(body)?;
-    decide(
-        &state,
-        moderator,
-        path.into_inner(),
-        Decision::Restore,
-        note,
-    )
-    .await
+    decide(&state, moderator, path.into_inner(), Action::Restore, note).await
 }
 
 async fn org_status(

@@ -8,21 +8,22 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::{AuthUser, Moderator};
+use crate::auth::{is_insider, AuthUser, Moderator};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
-use crate::models::listing::{Decision, Listing};
+use crate::models::listing::lifecycle::Action;
+use crate::models::listing::Listing;
+use crate::models::modlog::ModAction;
 use crate::models::org::Org;
 use crate::models::report::{
     Report, ReportFilter, ReportReason, ReportStatus, ReportView, Resolution, TargetType,
 };
 use crate::models::user::{PlatformRole, User};
-use crate::models::{modlog, new_id, now};
+use crate::models::{new_id, now};
 use crate::moderation;
-use crate::routes::listings::is_insider;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -311,15 +312,7 @@ async fn resolve_report(
                 return Err(ApiError::Conflict("this report is already resolved".into()));
             }
             apply_resolution(conn, actor, &report, body.action, &note)?;
-            modlog::record(
-                conn,
-                &actor.id,
-                "resolve_report",
-                "report",
-                &id,
-                Some(body.action.as_str()),
-                true,
-            )?;
+            ModAction::resolve_report(&actor.id, &id, body.action).record(conn)?;
             Report::find(conn, &id)?
                 .ok_or_else(|| ApiError::NotFound(format!("report {id} does not exist")))
         })
@@ -350,8 +343,8 @@ fn apply_resolution(
                 conn,
                 actor,
                 &report.target_id,
-                Decision::Remove,
-                Some(note.to_owned()),
+                Action::Remove(note.to_owned()),
+                None,
             )?;
         }
         (Resolution::SuspendOrg, TargetType::Org) => {

@@ -414,32 +414,41 @@ impl TestApp {
             .expect("statement runs")
     }
 
-    /// Moves a listing's expiry date into the past, as if that date had passed: in the
-    /// listing and in its tag postings, which carry a copy of it. The catalogue version is
-    /// bumped as the application does for its own changes, since cached searches rely on
-    /// the expiry dates they saw.
+    /// Moves a listing's expiry date into the past, as if that date had passed. Only the
+    /// row is changed here; its derived data (the tag postings' copy of the date, the
+    /// catalogue version cached searches rely on) is written by the application's own
+    /// writer, as for every change of a listing.
     pub fn expire_listing(&self, id: &str) {
-        self.sql(&format!(
-            "UPDATE listings SET expires_at = '2000-01-01 00:00:00' WHERE id = '{id}'"
-        ));
-        self.sql(&format!(
-            "UPDATE listing_tags SET expires_at = '2000-01-01 00:00:00' WHERE listing_id = '{id}'"
-        ));
-        self.catalogue_changed();
+        use mutua::models::listing::{derived, Listing};
+        let mut conn = self.pool.get().expect("connection");
+        diesel::Connection::transaction::<_, diesel::result::Error, _>(&mut *conn, |conn| {
+            let before = Listing::find(conn, id)?.expect("the listing exists");
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!(
+                    "UPDATE listings SET expires_at = '2000-01-01 00:00:00' WHERE id = '{id}'"
+                )),
+                conn,
+            )?;
+            let after = Listing::find(conn, id)?.expect("the listing exists");
+            derived::listing_changed(conn, Some(&before), Some(&after))
+        })
+        .expect("expiry stored");
     }
 
     /// Suspends an organisation directly in the database (bypassing the moderation API),
-    /// bumping the catalogue version as the application does.
+    /// bumping the catalogue version with the application's own function.
     pub fn suspend_org_in_db(&self, org_id: &str) {
-        self.sql(&format!(
-            "UPDATE orgs SET status = 'suspended' WHERE id = '{org_id}'"
-        ));
-        self.catalogue_changed();
-    }
-
-    /// Bumps the catalogue version, as every application change of the catalogue does.
-    pub fn catalogue_changed(&self) {
-        self.sql("UPDATE catalogue_state SET version = version + 1 WHERE id = 1");
+        let mut conn = self.pool.get().expect("connection");
+        diesel::Connection::transaction::<_, diesel::result::Error, _>(&mut *conn, |conn| {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!(
+                    "UPDATE orgs SET status = 'suspended' WHERE id = '{org_id}'"
+                )),
+                conn,
+            )?;
+            mutua::models::catalogue_state::changed(conn)
+        })
+        .expect("suspension stored");
     }
 }
 

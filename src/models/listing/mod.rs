@@ -2,18 +2,27 @@
 //! `draft → pending_review → published | rejected`, `published → archived`, and moderator
 //! `remove` / `restore`. An edit of a published listing's public text waits in `pending_*`
 //! while the approved text stays public.
+//!
+//! This module holds the row, its views and its read queries. The lifecycle is one pure
+//! function in [`lifecycle`]; every write goes through [`store`], which hands each change to
+//! [`derived`], the only writer of a listing's search text, tag postings, tag counts and the
+//! catalogue version.
+
+pub mod derived;
+pub mod lifecycle;
+pub mod store;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::tag::split_tags;
 use super::user::{parse_uuid, AccountStatus};
 use super::{text_enum, utc};
-use crate::db::schema::{listing_tags, listings};
+use crate::db::schema::listings;
 use crate::db::DbConnection;
 use crate::error::ApiError;
-use crate::search;
 
 text_enum! {
     /// Whether a listing offers something or asks for it.
@@ -124,14 +133,6 @@ pub struct ListingView {
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
-/// Splits the stored comma-joined tags.
-pub fn split_tags(tags: &str) -> Vec<String> {
-    tags.split(',')
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 impl Listing {
     /// Whether the public can see it: published, not expired, and its organisation is not
     /// suspended (a primary-key lookup, only for listings that pass the first two tests).
@@ -199,16 +200,6 @@ impl Listing {
         })
     }
 
-    /// Stores a new listing and indexes its text.
-    pub fn insert(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
-        diesel::insert_into(listings::table)
-            .values(self)
-            .execute(conn)?;
-        sync_text(conn, &self.id)?;
-        sync_postings(conn, None, Some(self))?;
-        Ok(catalogue_changed(conn)?)
-    }
-
     /// Finds a listing by id.
     pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Listing>> {
         listings::table
@@ -258,124 +249,8 @@ impl Listing {
     }
 }
 
-/// The 409 for an action the current status does not allow.
-pub fn illegal(action: &str, status: &str) -> ApiError {
-    ApiError::Conflict(format!(
-        "cannot {action} a listing whose status is {status}"
-    ))
-}
-
-/// Re-derives the folded search text and the FTS entry from the
-/// listing's main text (for published listings that is the approved text).
-pub fn sync_text(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
-    let listing = Listing::find(conn, id)?
-        .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))?;
-    let title = search::fold(&listing.title);
-    let tags = search::fold(&listing.tags.replace(',', " "));
-    let body = search::fold(&listing.description);
-    diesel::update(listings::table.find(id))
-        .set((
-            listings::search_title.eq(&title),
-            listings::search_tags.eq(&tags),
-            listings::search_body.eq(&body),
-        ))
-        .execute(conn)?;
-    search::index(conn, id, &title, &tags, &body)?;
-    Ok(())
-}
-
-/// What the tag postings copy from a listing; they are rewritten when it changes.
-fn posting_fields(l: &Listing) -> impl PartialEq + '_ {
-    (
-        (&l.tags, &l.status, &l.kind, &l.category, &l.industry),
-        (&l.org_id, &l.region, l.trial_available, l.expires_at),
-    )
-}
-
-/// Keeps a listing's tag postings (`listing_tags`, one row per public tag with the columns
-/// matching filters on) and the published-listing counts in `tag_stats` in step with the
-/// listing, from its state `before` a change to its state `after` (`None`: not stored).
-pub fn sync_postings(
-    conn: &mut DbConnection,
-    before: Option<&Listing>,
-    after: Option<&Listing>,
-) -> QueryResult<()> {
-    let Some(id) = after.or(before).map(|l| l.id.as_str()) else {
-        return Ok(());
-    };
-    if let (Some(b), Some(a)) = (before, after) {
-        if posting_fields(b) == posting_fields(a) {
-            return Ok(());
-        }
-    }
-    diesel::delete(listing_tags::table.filter(listing_tags::listing_id.eq(id))).execute(conn)?;
-    if let Some(l) = after {
-        for tag in split_tags(&l.tags) {
-            diesel::insert_into(listing_tags::table)
-                .values((
-                    listing_tags::listing_id.eq(&l.id),
-                    listing_tags::tag.eq(tag),
-                    listing_tags::org_id.eq(&l.org_id),
-                    listing_tags::kind.eq(&l.kind),
-                    listing_tags::status.eq(&l.status),
-                    listing_tags::industry.eq(&l.industry),
-                    listing_tags::category.eq(&l.category),
-                    listing_tags::region.eq(&l.region),
-                    listing_tags::trial_available.eq(l.trial_available),
-                    listing_tags::expires_at.eq(l.expires_at),
-                ))
-                .execute(conn)?;
-        }
-    }
-    // Published-listing counts: -1 for each tag the listing stops counting for, +1 for each
-    // it starts to; the empty tag counts the listings themselves.
-    let mut delta: std::collections::BTreeMap<String, i64> = Default::default();
-    for (listing, sign) in [(before, -1), (after, 1)] {
-        if let Some(l) = listing.filter(|l| l.status == ListingStatus::Published) {
-            *delta.entry(String::new()).or_default() += sign;
-            for tag in split_tags(&l.tags) {
-                *delta.entry(tag).or_default() += sign;
-            }
-        }
-    }
-    for (tag, change) in delta.into_iter().filter(|(_, d)| *d != 0) {
-        crate::models::matching::count_published(conn, &tag, change)?;
-    }
-    Ok(())
-}
-
-/// Marks the public catalogue as changed (see [`crate::catalogue_cache`]); call inside the
-/// transaction of the change.
-pub fn catalogue_changed(conn: &mut DbConnection) -> QueryResult<()> {
-    use crate::db::schema::catalogue_state;
-    diesel::update(catalogue_state::table.find(1))
-        .set(catalogue_state::version.eq(catalogue_state::version + 1))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// The current catalogue version.
-pub fn catalogue_version(conn: &mut DbConnection) -> QueryResult<i64> {
-    use crate::db::schema::catalogue_state;
-    crate::native!(conn, |c| catalogue_state::table
-        .find(1)
-        .select(catalogue_state::version)
-        .first(c))
-}
-
-/// Deletes a listing and its index entries.
-pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
-    if let Some(listing) = Listing::find(conn, id)? {
-        sync_postings(conn, Some(&listing), None)?;
-    }
-    catalogue_changed(conn)?;
-    search::unindex(conn, id)?;
-    diesel::delete(listings::table.find(id)).execute(conn)?;
-    Ok(())
-}
-
 /// Any change to a listing; `Some(None)` clears a nullable column.
-#[derive(Debug, Default, Clone, AsChangeset)]
+#[derive(Debug, Default, Clone, PartialEq, AsChangeset)]
 #[diesel(table_name = listings)]
 pub struct ListingUpdate {
     pub category: Option<ListingCategory>,
@@ -396,13 +271,6 @@ pub struct ListingUpdate {
     pub published_at: Option<Option<NaiveDateTime>>,
 }
 
-impl ListingUpdate {
-    /// Whether the main (indexed) text changes.
-    fn touches_text(&self) -> bool {
-        self.title.is_some() || self.description.is_some() || self.tags.is_some()
-    }
-}
-
 /// Takes the listing's row lock for the rest of the transaction and reads it, so the
 /// status check and the change that follows cannot interleave with another request.
 pub fn lock(conn: &mut DbConnection, id: &str) -> Result<Listing, ApiError> {
@@ -411,123 +279,6 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> Result<Listing, ApiError> {
         .execute(conn)?;
     Listing::find(conn, id)?
         .ok_or_else(|| ApiError::NotFound(format!("listing {id} does not exist")))
-}
-
-/// Applies a change, bumps the version and keeps the index in step. When `expected` is
-/// given, the stored version must still be it (412 otherwise).
-pub fn apply(
-    conn: &mut DbConnection,
-    current: &Listing,
-    expected: Option<i32>,
-    update: &ListingUpdate,
-) -> Result<Listing, ApiError> {
-    if expected.is_some_and(|v| v != current.version) {
-        return Err(super::org::stale(current.version));
-    }
-    diesel::update(
-        listings::table
-            .find(&current.id)
-            .filter(listings::version.eq(current.version)),
-    )
-    .set((
-        update,
-        listings::version.eq(current.version + 1),
-        listings::updated_at.eq(super::now()),
-    ))
-    .execute(conn)?;
-    if update.touches_text() {
-        sync_text(conn, &current.id)?;
-    }
-    let changed = Listing::find(conn, &current.id)?
-        .ok_or_else(|| ApiError::NotFound("listing vanished".into()))?;
-    sync_postings(conn, Some(current), Some(&changed))?;
-    catalogue_changed(conn)?;
-    Ok(changed)
-}
-
-/// A moderator's decision on a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Approve,
-    Reject,
-    Remove,
-    Restore,
-}
-
-impl Decision {
-    /// The verb used in messages and the moderation log.
-    pub fn verb(self) -> &'static str {
-        match self {
-            Decision::Approve => "approve",
-            Decision::Reject => "reject",
-            Decision::Remove => "remove",
-            Decision::Restore => "restore",
-        }
-    }
-}
-
-/// The change a moderator's decision makes, or 409 when the status does not allow it.
-pub fn decide(
-    listing: &Listing,
-    decision: Decision,
-    reason: Option<String>,
-    at: NaiveDateTime,
-) -> Result<ListingUpdate, ApiError> {
-    let status = listing.status;
-    let clear_pending = || ListingUpdate {
-        pending_title: Some(None),
-        pending_description: Some(None),
-        pending_tags: Some(None),
-        ..Default::default()
-    };
-    let update = match (decision, status) {
-        (Decision::Approve, ListingStatus::PendingReview) => ListingUpdate {
-            status: Some(ListingStatus::Published),
-            published_at: Some(Some(at)),
-            moderation_reason: Some(None),
-            ..Default::default()
-        },
-        (Decision::Approve, ListingStatus::Published) if listing.has_pending_changes() => {
-            ListingUpdate {
-                title: listing.pending_title.clone(),
-                description: listing.pending_description.clone(),
-                tags: listing.pending_tags.clone(),
-                moderation_reason: Some(None),
-                ..clear_pending()
-            }
-        }
-        (Decision::Reject, ListingStatus::PendingReview) => ListingUpdate {
-            status: Some(ListingStatus::Rejected),
-            moderation_reason: Some(reason),
-            ..Default::default()
-        },
-        (Decision::Reject, ListingStatus::Published) if listing.has_pending_changes() => {
-            ListingUpdate {
-                moderation_reason: Some(reason),
-                ..clear_pending()
-            }
-        }
-        (
-            Decision::Remove,
-            ListingStatus::PendingReview
-            | ListingStatus::Published
-            | ListingStatus::Rejected
-            | ListingStatus::Archived,
-        ) => ListingUpdate {
-            status: Some(ListingStatus::Removed),
-            removed_from: Some(Some(status)),
-            moderation_reason: Some(reason),
-            ..clear_pending()
-        },
-        (Decision::Restore, ListingStatus::Removed) => ListingUpdate {
-            status: Some(listing.removed_from.unwrap_or(ListingStatus::Published)),
-            removed_from: Some(None),
-            moderation_reason: Some(None),
-            ..Default::default()
-        },
-        (decision, status) => return Err(illegal(decision.verb(), status.as_str())),
-    };
-    Ok(update)
 }
 
 /// Listings waiting for a moderator: submitted listings and edits of published ones,
