@@ -159,50 +159,43 @@ async fn create_listing(
     let expires_at = checks.future("expires_at", body.expires_at, at);
     checks.finish()?;
     let quota = state.settings.listing_quota;
-    let pool = state.pool.clone();
     let scope = principal.scope();
-    idempotency::create(&state.pool, scope, key, "POST /listings", &body, &[], || async move {
-        let org_id = body.org_id.to_string();
-        let listing = db::run(&pool, move |conn| {
-            conn.transaction(|conn| {
-                if !Org::lock(conn, &org_id)? {
-                    return Err(ApiError::NotFound(format!("organisation {org_id} does not exist")));
-                }
-                let access = authorize_org(conn, &principal, &org_id, OrgNeed::Write)?;
-                if Listing::count_active(conn, &org_id)? >= quota as i64 {
-                    return Err(ApiError::Unprocessable(format!(
-                        "the organisation already has {quota} active listings (its quota); archive some first"
-                    )));
-                }
-                let listing = Listing {
-                    id: new_id(),
-                    org_id: org_id.clone(),
-                    kind: body.kind.as_str().into(),
-                    category: body.category.as_str().into(),
-                    title,
-                    description,
-                    tags: tags.join(","),
-                    industry: industry.unwrap_or(access.org.industry),
-                    region,
-                    trial_available: body.trial_available,
-                    expires_at,
-                    status: ListingStatus::Draft.as_str().into(),
-                    removed_from: None,
-                    version: 1,
-                    moderation_reason: None,
-                    pending_title: None,
-                    pending_description: None,
-                    pending_tags: None,
-                    submitted_at: None,
-                    published_at: None,
-                    created_at: at,
-                    updated_at: at,
-                };
-                listing.insert(conn)?;
-                Ok(listing)
-            })
-        })
-        .await?;
+    let org_id = body.org_id.to_string();
+    idempotency::create(&state.pool, scope, key, "POST /listings", &body, &[], move |conn| {
+        if !Org::lock(conn, &org_id)? {
+            return Err(ApiError::NotFound(format!("organisation {org_id} does not exist")));
+        }
+        let access = authorize_org(conn, &principal, &org_id, OrgNeed::Write)?;
+        if Listing::count_active(conn, &org_id)? >= quota as i64 {
+            return Err(ApiError::Unprocessable(format!(
+                "the organisation already has {quota} active listings (its quota); archive some first"
+            )));
+        }
+        let listing = Listing {
+            id: new_id(),
+            org_id: org_id.clone(),
+            kind: body.kind.as_str().into(),
+            category: body.category.as_str().into(),
+            title,
+            description,
+            tags: tags.join(","),
+            industry: industry.unwrap_or(access.org.industry),
+            region,
+            trial_available: body.trial_available,
+            expires_at,
+            status: ListingStatus::Draft.as_str().into(),
+            removed_from: None,
+            version: 1,
+            moderation_reason: None,
+            pending_title: None,
+            pending_description: None,
+            pending_tags: None,
+            submitted_at: None,
+            published_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        listing.insert(conn)?;
         Ok(Created {
             location: format!("/api/v1/listings/{}", listing.id),
             etag: Some(etag(listing.version)),
