@@ -7,7 +7,7 @@ pub mod sql;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::R2D2Connection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -207,4 +207,35 @@ where
     })
     .await
     .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// Runs `work` in a transaction that holds the write lock from its start. On SQLite a
+/// deferred transaction that reads first and writes later must upgrade its lock, and in WAL
+/// mode that upgrade fails at once (no busy wait) when another writer committed meanwhile;
+/// `BEGIN IMMEDIATE` queues behind other writers instead. PostgreSQL needs no such care.
+/// Inside an open transaction this nests as a savepoint, as `Connection::transaction` does.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    let depth =
+        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?;
+    if depth.is_some() {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(value) => {
+            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
 }

@@ -21,19 +21,17 @@ pub struct IdempotencyRecord {
 }
 
 impl IdempotencyRecord {
-    /// Claims the key; `false` when a record for it already exists.
+    /// Claims the key; `false` when a record for it already exists. A conflicting insert
+    /// does nothing instead of failing, so on PostgreSQL the surrounding transaction stays
+    /// usable; there it also waits for an uncommitted claim of the same key to commit or
+    /// roll back, so the caller then finds the finished record (or holds the claim itself).
     pub fn claim(&self, conn: &mut DbConnection) -> QueryResult<bool> {
-        match diesel::insert_into(idempotency_records::table)
+        // diesel's `on_conflict` does not compile through the `MultiConnection` enum.
+        let inserted = crate::native!(conn, |c| diesel::insert_into(idempotency_records::table)
             .values(self)
-            .execute(conn)
-        {
-            Ok(_) => Ok(true),
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(inserted == 1)
     }
 
     /// The record for a principal's key.
@@ -64,22 +62,23 @@ impl IdempotencyRecord {
             .execute(conn)
     }
 
-    /// Drops a record (the first request failed, or the record expired).
-    pub fn release(conn: &mut DbConnection, principal: &str, key: &str) -> QueryResult<usize> {
-        diesel::delete(idempotency_records::table.find((principal, key))).execute(conn)
-    }
-
-    /// Drops records older than `before`.
+    /// Drops the principal's record for `key` if it is older than `before`, or if it is
+    /// still pending and older than `stale_before` (its first request died).
     pub fn expire(
         conn: &mut DbConnection,
         principal: &str,
         key: &str,
         before: NaiveDateTime,
+        stale_before: NaiveDateTime,
     ) -> QueryResult<usize> {
         diesel::delete(
-            idempotency_records::table
-                .find((principal, key))
-                .filter(idempotency_records::created_at.lt(before)),
+            idempotency_records::table.find((principal, key)).filter(
+                idempotency_records::created_at
+                    .lt(before)
+                    .or(idempotency_records::status_code
+                        .is_null()
+                        .and(idempotency_records::created_at.lt(stale_before))),
+            ),
         )
         .execute(conn)
     }

@@ -69,7 +69,6 @@ async fn create_key(
         checks.fail("scopes", "must name at least one of `read`, `write`");
     }
     checks.finish()?;
-    let pool = state.pool.clone();
     let scope = Principal::User(user.clone()).scope();
     let route = "POST /orgs/{org_id}/api-keys";
     let request = (org_id.clone(), &body);
@@ -80,7 +79,7 @@ async fn create_key(
         route,
         &request,
         &["key"],
-        || async move {
+        move |conn| {
             let secret = format!("{KEY_PREFIX}{}", random_token(32));
             let api_key = ApiKey {
                 id: new_id(),
@@ -98,12 +97,8 @@ async fn create_key(
                 last_used_at: None,
                 revoked_at: None,
             };
-            let api_key = db::run(&pool, move |conn| {
-                authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
-                api_key.insert(conn)?;
-                Ok(api_key)
-            })
-            .await?;
+            authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
+            api_key.insert(conn)?;
             let mut view = api_key.view()?;
             view.key = Some(secret);
             Ok(Created {

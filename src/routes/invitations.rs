@@ -68,7 +68,6 @@ async fn invite(
     let role = body.role.unwrap_or(OrgRole::Member);
     let ttl = chrono::Duration::from_std(state.settings.invitation_ttl)
         .unwrap_or(chrono::Duration::days(7));
-    let pool = state.pool.clone();
     let scope = Principal::User(user.clone()).scope();
     let route = "POST /orgs/{org_id}/invitations";
     let request = (org_id.clone(), &body);
@@ -79,7 +78,7 @@ async fn invite(
         route,
         &request,
         &["token"],
-        || async move {
+        move |conn| {
             let token = random_token(32);
             let at = now();
             let invitation = Invitation {
@@ -94,15 +93,11 @@ async fn invite(
                 accepted_at: None,
                 revoked_at: None,
             };
-            let invitation = db::run(&pool, move |conn| {
                 let access = authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
                 if role == OrgRole::Owner && access.role != Some(OrgRole::Owner) {
                     return Err(ApiError::Forbidden("only owners may invite owners".into()));
                 }
                 invitation.insert(conn)?;
-                Ok(invitation)
-            })
-            .await?;
             let mut view = invitation.view()?;
             view.token = Some(token);
             Ok(Created {

@@ -120,12 +120,9 @@ async fn create_listing(
     let expires_at = checks.future("expires_at", body.expires_at, at);
     checks.finish()?;
     let quota = state.settings.listing_quota;
-    let pool = state.pool.clone();
     let scope = principal.scope();
-    idempotency::create(&state.pool, scope, key, "POST /listings", &body, &[], || async move {
         let org_id = body.org_id.to_string();
-        let listing = db::run(&pool, move |conn| {
-            conn.transaction(|conn| {
+    idempotency::create(&state.pool, scope, key, "POST /listings", &body, &[], move |conn| {
                 if !Org::lock(conn, &org_id)? {
                     return Err(ApiError::NotFound(format!("organisation {org_id} does not exist")));
                 }
@@ -160,10 +157,6 @@ async fn create_listing(
                     updated_at: at,
                 };
                 listing.insert(conn)?;
-                Ok(listing)
-            })
-        })
-        .await?;
         Ok(Created {
             location: format!("/api/v1/listings/{}", listing.id),
             etag: Some(etag(listing.version)),

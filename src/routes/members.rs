@@ -97,7 +97,6 @@ async fn join(
     let org_id = path.into_inner().to_string();
     let body = body.into_inner();
     let token_hash = sha256_hex(body.invitation_token.trim());
-    let pool = state.pool.clone();
     let scope = Principal::User(user.clone()).scope();
     let request = (org_id.clone(), &body);
     idempotency::create(
@@ -107,11 +106,8 @@ async fn join(
         "POST /orgs/{org_id}/members",
         &request,
         &[],
-        || async move {
-            let member = db::run(&pool, move |conn| {
-                conn.transaction(|conn| accept(conn, &org_id, &user, &token_hash))
-            })
-            .await?;
+        move |conn| {
+            let member = accept(conn, &org_id, &user, &token_hash)?;
             Ok(Created {
                 location: format!("/api/v1/orgs/{}/members/{}", member.0, member.1.user_id),
                 etag: None,

@@ -115,7 +115,6 @@ async fn create_org(
         updated_at: at,
     };
     checks.finish()?;
-    let pool = state.pool.clone();
     idempotency::create(
         &state.pool,
         Principal::User(user.clone()).scope(),
@@ -123,15 +122,9 @@ async fn create_org(
         "POST /orgs",
         &body,
         &[],
-        || async move {
-            let org = db::run(&pool, move |conn| {
-                diesel::Connection::transaction(conn, |conn| {
+        move |conn| {
                     org.insert(conn)?;
                     membership::insert(conn, &org.id, &user.id, OrgRole::Owner)?;
-                    Ok::<_, ApiError>(org)
-                })
-            })
-            .await?;
             Ok(Created {
                 location: format!("/api/v1/orgs/{}", org.id),
                 etag: Some(etag(org.version)),
