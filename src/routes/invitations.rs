@@ -93,11 +93,11 @@ async fn invite(
                 accepted_at: None,
                 revoked_at: None,
             };
-                let access = authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
-                if role == OrgRole::Owner && access.role != Some(OrgRole::Owner) {
-                    return Err(ApiError::Forbidden("only owners may invite owners".into()));
-                }
-                invitation.insert(conn)?;
+            let access = authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
+            if role == OrgRole::Owner && access.role != Some(OrgRole::Owner) {
+                return Err(ApiError::Forbidden("only owners may invite owners".into()));
+            }
+            invitation.insert(conn)?;
             let mut view = invitation.view()?;
             view.token = Some(token);
             Ok(Created {

@@ -1,7 +1,7 @@
 //! `/listings/{id}` and its owner actions: create, read, edit, delete, submit, archive.
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::auth::{
     authorize_org, is_insider, writable_listing, MaybePrincipal, OrgNeed, Principal,
 };
-use crate::db;
+use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::etag::{etag, tagged, IfMatch};
 use crate::http::idempotency::{self, Created, IdempotencyKey};
@@ -108,62 +108,109 @@ async fn create_listing(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let at = now();
-    let mut checks = Checks::new();
-    let title = checks.text("title", &body.title, 3, 120);
-    let description = checks.text("description", &body.description, 0, 5000);
-    let tags = checks.tags("tags", &body.tags);
-    let industry = body
-        .industry
-        .as_deref()
-        .map(|i| checks.industry("industry", i));
-    let region = checks.optional_text("region", body.region.as_deref(), 80);
-    let expires_at = checks.future("expires_at", body.expires_at, at);
-    checks.finish()?;
+    let new = NewListing::validate(&body, at)?;
     let quota = state.settings.listing_quota;
     let scope = principal.scope();
-        let org_id = body.org_id.to_string();
-    idempotency::create(&state.pool, scope, key, "POST /listings", &body, &[], move |conn| {
-                if !Org::lock(conn, &org_id)? {
-                    return Err(ApiError::NotFound(format!("organisation {org_id} does not exist")));
-                }
-                let access = authorize_org(conn, &principal, &org_id, OrgNeed::Write)?;
-                if Listing::count_active(conn, &org_id)? >= quota as i64 {
-                    return Err(ApiError::Unprocessable(format!(
-                        "the organisation already has {quota} active listings (its quota); archive some first"
-                    )));
-                }
-                let listing = Listing {
-                    id: new_id(),
-                    org_id: org_id.clone(),
-                    kind: body.kind,
-                    category: body.category,
-                    title,
-                    description,
-                    tags: tags.join(","),
-                    industry: industry.unwrap_or(access.org.industry),
-                    region,
-                    trial_available: body.trial_available,
-                    expires_at,
-                    status: ListingStatus::Draft,
-                    removed_from: None,
-                    version: 1,
-                    moderation_reason: None,
-                    pending_title: None,
-                    pending_description: None,
-                    pending_tags: None,
-                    submitted_at: None,
-                    published_at: None,
-                    created_at: at,
-                    updated_at: at,
-                };
-                listing.insert(conn)?;
-        Ok(Created {
-            location: format!("/api/v1/listings/{}", listing.id),
-            etag: Some(etag(listing.version)),
-            body: listing.view(true)?,
-        })
-    })
+    let org_id = body.org_id.to_string();
+    idempotency::create(
+        &state.pool,
+        scope,
+        key,
+        "POST /listings",
+        &body,
+        &[],
+        move |conn| {
+            if !Org::lock(conn, &org_id)? {
+                return Err(ApiError::NotFound(format!(
+                    "organisation {org_id} does not exist"
+                )));
+            }
+            let access = authorize_org(conn, &principal, &org_id, OrgNeed::Write)?;
+            check_quota(conn, &org_id, quota)?;
+            let listing = new.draft(org_id, access.org.industry, at);
+            listing.insert(conn)?;
+            Ok(Created {
+                location: format!("/api/v1/listings/{}", listing.id),
+                etag: Some(etag(listing.version)),
+                body: listing.view(true)?,
+            })
+        },
+    )
     .await
+}
+
+/// A new listing's fields, validated.
+struct NewListing {
+    kind: ListingKind,
+    category: ListingCategory,
+    title: String,
+    description: String,
+    tags: String,
+    industry: Option<String>,
+    region: Option<String>,
+    trial_available: bool,
+    expires_at: Option<NaiveDateTime>,
+}
+
+impl NewListing {
+    /// Checks every field, reporting all problems at once (422).
+    fn validate(body: &CreateListingRequest, at: NaiveDateTime) -> ApiResult<NewListing> {
+        let mut checks = Checks::new();
+        let new = NewListing {
+            kind: body.kind,
+            category: body.category,
+            title: checks.text("title", &body.title, 3, 120),
+            description: checks.text("description", &body.description, 0, 5000),
+            tags: checks.tags("tags", &body.tags).join(","),
+            industry: body
+                .industry
+                .as_deref()
+                .map(|i| checks.industry("industry", i)),
+            region: checks.optional_text("region", body.region.as_deref(), 80),
+            trial_available: body.trial_available,
+            expires_at: checks.future("expires_at", body.expires_at, at),
+        };
+        checks.finish()?;
+        Ok(new)
+    }
+
+    /// The draft row; the industry defaults to the organisation's.
+    fn draft(self, org_id: String, org_industry: String, at: NaiveDateTime) -> Listing {
+        Listing {
+            id: new_id(),
+            org_id,
+            kind: self.kind,
+            category: self.category,
+            title: self.title,
+            description: self.description,
+            tags: self.tags,
+            industry: self.industry.unwrap_or(org_industry),
+            region: self.region,
+            trial_available: self.trial_available,
+            expires_at: self.expires_at,
+            status: ListingStatus::Draft,
+            removed_from: None,
+            version: 1,
+            moderation_reason: None,
+            pending_title: None,
+            pending_description: None,
+            pending_tags: None,
+            submitted_at: None,
+            published_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// 422 when the organisation already has `quota` active listings.
+fn check_quota(conn: &mut DbConnection, org_id: &str, quota: u32) -> ApiResult<()> {
+    if Listing::count_active(conn, org_id)? >= i64::from(quota) {
+        return Err(ApiError::Unprocessable(format!(
+            "the organisation already has {quota} active listings (its quota); archive some first"
+        )));
+    }
+    Ok(())
 }
 
 /// A listing. Published, unexpired listings are public; others only for their

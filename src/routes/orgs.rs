@@ -123,8 +123,8 @@ async fn create_org(
         &body,
         &[],
         move |conn| {
-                    org.insert(conn)?;
-                    membership::insert(conn, &org.id, &user.id, OrgRole::Owner)?;
+            org.insert(conn)?;
+            membership::insert(conn, &org.id, &user.id, OrgRole::Owner)?;
             Ok(Created {
                 location: format!("/api/v1/orgs/{}", org.id),
                 etag: Some(etag(org.version)),
