@@ -322,13 +322,7 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
         }
     }
     // Fresh statistics, so the planners use the tag and full-text indexes right away.
-    // (PostgreSQL: VACUUM too, so index-only scans need not visit the freshly written heap.)
-    let statistics = match conn {
-        DbConnection::Pg(_) => "VACUUM ANALYZE",
-        DbConnection::Sqlite(_) => "ANALYZE",
-    };
-    diesel::connection::SimpleConnection::batch_execute(conn, statistics)
-        .map_err(|e| format!("{statistics} failed: {e}"))?;
+    crate::db::refresh_statistics(conn)?;
     Ok(report)
 }
 

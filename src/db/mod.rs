@@ -191,6 +191,17 @@ pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, String> {
     Ok(applied)
 }
 
+/// Refreshes the planner's statistics after a bulk load (PostgreSQL: `VACUUM` too, so
+/// index-only scans need not visit the freshly written heap).
+pub fn refresh_statistics(conn: &mut DbConnection) -> Result<(), String> {
+    let statement = match conn {
+        DbConnection::Pg(_) => "VACUUM ANALYZE",
+        DbConnection::Sqlite(_) => "ANALYZE",
+    };
+    conn.batch_execute(statement)
+        .map_err(|e| format!("{statement} failed: {e}"))
+}
+
 /// Runs blocking database work on the blocking thread pool with a pooled connection.
 pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
 where

@@ -47,6 +47,23 @@ pub struct OrgView {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Org {
+    /// The names and regions of some organisations, by id (one statement).
+    pub fn names_and_regions(
+        conn: &mut DbConnection,
+        ids: &[&str],
+    ) -> QueryResult<std::collections::HashMap<String, (String, Option<String>)>> {
+        let found: Vec<(String, String, Option<String>)> = crate::native!(conn, |c| orgs::table
+            .filter(orgs::id.eq_any(ids))
+            .select((orgs::id, orgs::name, orgs::region))
+            .load(c))?;
+        Ok(found
+            .into_iter()
+            .map(|(id, name, region)| (id, (name, region)))
+            .collect())
+    }
+}
+
 /// The fields a PATCH may change; `Some(None)` clears an optional field.
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = orgs)]

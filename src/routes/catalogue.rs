@@ -1,7 +1,7 @@
 //! `GET /listings`: the public catalogue search.
 
 use actix_web::{get, web, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -25,9 +25,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Catalogue search parameters (`tag` and `status` may repeat).
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct CatalogueParams {
     /// Full text over title, description and tags (German and English; case and
     /// diacritics ignored, `ß` = `ss`, each word also matches as a prefix).
@@ -35,6 +34,7 @@ pub struct CatalogueParams {
     kind: Option<ListingKind>,
     category: Option<ListingCategory>,
     /// Repeatable; every tag must be present.
+    #[serde(default)]
     tag: Option<Vec<String>>,
     industry: Option<String>,
     region: Option<String>,
@@ -43,6 +43,7 @@ pub struct CatalogueParams {
     trial: Option<bool>,
     /// Repeatable. Default `published`; other statuses only with `org_id` of the caller's
     /// own organisation (or for moderators).
+    #[serde(default)]
     status: Option<Vec<ListingStatus>>,
     /// `relevance` (default with `q`) or `newest` (default without).
     sort: Option<SortOrder>,
@@ -66,14 +67,22 @@ fn bad(name: &str, value: &str, expected: &str) -> ApiError {
     ))
 }
 
-fn parse_enum<T>(
-    name: &str,
-    value: &str,
-    parse: impl Fn(&str) -> Option<T>,
-    expected: &str,
-) -> Result<T, ApiError> {
-    parse(value).ok_or_else(|| bad(name, value, expected))
+/// What each typed parameter must look like, for the 400 that names it.
+fn expected(name: &str) -> &'static str {
+    match name {
+        "kind" => "offer or need",
+        "category" => "expertise or resource",
+        "status" => "a listing status",
+        "trial" => "true or false",
+        "org_id" => "a UUID",
+        "sort" => "relevance or newest",
+        "limit" => "an integer from 1 to 100",
+        _ => "a valid value",
+    }
 }
+
+/// Parameters whose values are taken as sent; every other value is trimmed.
+const VERBATIM: [&str; 2] = ["q", "cursor"];
 
 struct Parsed {
     query: CatalogueQuery,
@@ -81,85 +90,80 @@ struct Parsed {
     page: PageQuery,
 }
 
+/// Reads the query string into [`CatalogueParams`] (repeated keys become lists). A value
+/// that does not fit its parameter is a 400 naming the parameter and what it expects.
+fn deserialize(pairs: Vec<(String, String)>) -> Result<CatalogueParams, ApiError> {
+    let trimmed: Vec<(String, String)> = pairs
+        .into_iter()
+        .map(|(name, value)| {
+            let value = if VERBATIM.contains(&name.as_str()) {
+                value
+            } else {
+                value.trim().to_owned()
+            };
+            (name, value)
+        })
+        .collect();
+    let encoded = serde_html_form::to_string(&trimmed)
+        .map_err(|_| ApiError::BadRequest("the query string cannot be read".into()))?;
+    let form = serde_html_form::Deserializer::from_bytes(encoded.as_bytes());
+    serde_path_to_error::deserialize(form).map_err(|e| {
+        let mut path = e.path().iter();
+        let name = path.next().map(|s| s.to_string()).unwrap_or_default();
+        // A repeated parameter's path names which of its values failed.
+        let nth = match path.next() {
+            Some(serde_path_to_error::Segment::Seq { index }) => *index,
+            _ => 0,
+        };
+        let value = trimmed
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .nth(nth)
+            .map_or("", |(_, v)| v.as_str());
+        bad(&name, value, expected(&name))
+    })
+}
+
 fn parse(pairs: Vec<(String, String)>) -> Result<Parsed, ApiError> {
-    let mut query = CatalogueQuery::default();
-    let mut sort = None;
-    let mut page = PageQuery::default();
-    let mut text = String::new();
-    for (name, value) in pairs {
-        let trimmed = value.trim();
-        match name.as_str() {
-            "q" => text = value,
-            "kind" => {
-                query.kind = Some(
-                    parse_enum(&name, trimmed, ListingKind::from_text, "offer or need")?
-                        .as_str()
-                        .into(),
-                )
-            }
-            "category" => {
-                query.category = Some(
-                    parse_enum(
-                        &name,
-                        trimmed,
-                        ListingCategory::from_text,
-                        "expertise or resource",
-                    )?
-                    .as_str()
-                    .into(),
-                )
-            }
-            "tag" => query
-                .tags
-                .push(normalize_tag(trimmed).map_err(|m| bad(&name, &value, m))?),
-            "industry" => query.industry = Some(trimmed.to_lowercase()).filter(|i| !i.is_empty()),
-            "region" => query.region = Some(trimmed.to_owned()).filter(|r| !r.is_empty()),
-            "org_id" => {
-                let id =
-                    uuid::Uuid::parse_str(trimmed).map_err(|_| bad(&name, &value, "a UUID"))?;
-                query.org_id = Some(id.to_string());
-            }
-            "trial" => {
-                query.trial = Some(
-                    trimmed
-                        .parse()
-                        .map_err(|_| bad(&name, &value, "true or false"))?,
-                )
-            }
-            "status" => {
-                let status =
-                    parse_enum(&name, trimmed, ListingStatus::from_text, "a listing status")?;
-                query.statuses.push(status.as_str().into());
-            }
-            "sort" => {
-                sort = Some(match trimmed {
-                    "relevance" => SortOrder::Relevance,
-                    "newest" => SortOrder::Newest,
-                    _ => return Err(bad(&name, &value, "relevance or newest")),
-                })
-            }
-            "limit" => {
-                page.limit = Some(
-                    trimmed
-                        .parse()
-                        .map_err(|_| bad(&name, &value, "an integer from 1 to 100"))?,
-                )
-            }
-            "cursor" => page.cursor = Some(value),
-            _ => {}
-        }
-    }
-    query.terms = search::terms(&text);
-    if query.tags.len() > 10 {
+    let params = deserialize(pairs)?;
+    let tags = params.tag.unwrap_or_default();
+    if tags.len() > 10 {
         return Err(ApiError::BadRequest("at most 10 tag parameters".into()));
     }
+    let mut query = CatalogueQuery {
+        terms: search::terms(params.q.as_deref().unwrap_or_default()),
+        kind: params.kind.map(|k| k.as_str().to_owned()),
+        category: params.category.map(|c| c.as_str().to_owned()),
+        tags: tags
+            .iter()
+            .map(|t| normalize_tag(t).map_err(|m| bad("tag", t, m)))
+            .collect::<Result<_, _>>()?,
+        industry: params
+            .industry
+            .map(|i| i.to_lowercase())
+            .filter(|i| !i.is_empty()),
+        region: params.region.filter(|r| !r.is_empty()),
+        org_id: params.org_id.map(|id| id.to_string()),
+        trial: params.trial,
+        statuses: params
+            .status
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        ..Default::default()
+    };
     query.tags.sort();
     query.tags.dedup();
     query.statuses.sort();
     query.statuses.dedup();
-    let sort = match sort {
+    let sort = match params.sort {
         Some(SortOrder::Relevance) | None if !query.terms.is_empty() => SortOrder::Relevance,
         _ => SortOrder::Newest,
+    };
+    let page = PageQuery {
+        limit: params.limit,
+        cursor: params.cursor,
     };
     Ok(Parsed { query, sort, page })
 }
@@ -287,4 +291,57 @@ fn private_access(
     }
     query.public_only = !explicit || (!member && !moderator);
     Ok(member || moderator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn detail(err: ApiError) -> String {
+        match err {
+            ApiError::BadRequest(detail) => detail,
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn repeated_keys_become_lists_and_values_are_trimmed() {
+        let parsed = parse(pairs(&[
+            ("tag", "schulung"),
+            ("kind", " offer "),
+            ("tag", "Kundenservice"),
+            ("status", "published"),
+            ("status", "draft"),
+            ("q", " Kunden "),
+        ]))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(parsed.query.tags, ["kundenservice", "schulung"]);
+        assert_eq!(parsed.query.kind.as_deref(), Some("offer"));
+        assert_eq!(parsed.query.statuses, ["draft", "published"]);
+        assert_eq!(parsed.query.terms, ["kunden"]);
+        assert_eq!(parsed.sort, SortOrder::Relevance);
+    }
+
+    #[test]
+    fn a_bad_value_is_named_with_its_parameter_in_the_api_words() {
+        let err = parse(pairs(&[("status", "published"), ("status", "bogus")])).err();
+        let detail = detail(err.expect("refused"));
+        assert_eq!(
+            detail,
+            "query parameter status=\"bogus\" is invalid: expected a listing status"
+        );
+        let detail = detail_of(&[("limit", "99999999999999999999")]);
+        assert!(detail.starts_with("query parameter limit="), "{detail}");
+        assert!(!detail.contains("invalid digit") && !detail.contains("variant"));
+    }
+
+    fn detail_of(list: &[(&str, &str)]) -> String {
+        detail(parse(pairs(list)).err().expect("refused"))
+    }
 }

@@ -1,17 +1,15 @@
 //! `GET /orgs/{org_id}/matches` and `GET /listings/{id}/matches`: complementary partners
 //! and fitting listings, ranked and explained.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use actix_web::{get, web, HttpResponse};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
 use crate::auth::{authorize_org, is_insider, MaybePrincipal, OrgNeed, Principal};
-use crate::db::schema::orgs;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, Cursor, PageQuery};
@@ -19,6 +17,7 @@ use crate::matching::{self, Candidate, Explanation, Vocabulary};
 use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingView};
 use crate::models::matching::{self as queries, MatchScope};
 use crate::models::now;
+use crate::models::org::Org;
 use crate::models::tag::{self, split_tags};
 
 /// Routes of this module.
@@ -268,14 +267,7 @@ async fn org_matches(
         let shown = page.len().min(limit as usize);
         fill_titles(conn, &mut page[..shown])?;
         let ids: Vec<&str> = page[..shown].iter().map(|p| p.org_id.as_str()).collect();
-        let found: Vec<(String, String, Option<String>)> = crate::native!(conn, |c| orgs::table
-            .filter(orgs::id.eq_any(&ids))
-            .select((orgs::id, orgs::name, orgs::region))
-            .load(c))?;
-        let names: HashMap<String, (String, Option<String>)> = found
-            .into_iter()
-            .map(|(id, name, region)| (id, (name, region)))
-            .collect();
+        let names = Org::names_and_regions(conn, &ids)?;
         Ok((page, names))
     })
     .await?;

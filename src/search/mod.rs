@@ -9,10 +9,12 @@
 //! contain every term), so it does not shift as other listings are added and cursor pages
 //! stay stable.
 
-use diesel::sql_types::Text;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::db::DbConnection;
+
+mod postgres;
+mod sqlite;
 
 /// Most terms of one query.
 pub const MAX_TERMS: usize = 8;
@@ -66,60 +68,21 @@ impl Dialect {
     }
 }
 
-/// An FTS5 query: every term as a quoted prefix, optionally within one column.
-/// (FTS5 column filters use the column names of `listings_fts`: title, tags, body.)
-fn fts5_query(terms: &[String], column: Option<&str>) -> String {
-    let all = terms
-        .iter()
-        .map(|t| format!("\"{t}\"*"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    match column {
-        Some(column) => format!("{{{column}}} : ({all})"),
-        None => all,
-    }
-}
-
-/// A PostgreSQL tsquery: every term as a prefix, all required. Terms are letters and
-/// digits only, so they need no quoting inside the tsquery (the whole query is then one
-/// SQL string literal).
-fn ts_query(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("{t}:*"))
-        .collect::<Vec<_>>()
-        .join(" & ")
-}
-
 /// SQL that is true when a listing's public text contains every term. Terms are letters
 /// and digits only (see [`fold`]), so they are inlined safely.
 pub fn matches(dialect: Dialect, terms: &[String]) -> String {
     match dialect {
-        Dialect::Sqlite => format!(
-            "listings.id IN (SELECT listing_id FROM listings_fts WHERE listings_fts MATCH '{}')",
-            fts5_query(terms, None)
-        ),
-        Dialect::Postgres => format!(
-            "to_tsvector('simple', listings.search_title || ' ' || listings.search_tags || ' ' || listings.search_body) @@ to_tsquery('simple', '{}')",
-            ts_query(terms)
-        ),
+        Dialect::Sqlite => sqlite::matches(terms),
+        Dialect::Postgres => postgres::matches(terms),
     }
 }
 
 /// SQL for the relevance score of a listing (title 4 + tags 2 + description 1, for each
 /// field that contains every term).
 pub fn score(dialect: Dialect, terms: &[String]) -> String {
-    let part = |column: &str, weight: i32| {
-        match dialect {
-        Dialect::Sqlite => format!(
-            "(CASE WHEN listings.id IN (SELECT listing_id FROM listings_fts WHERE listings_fts MATCH '{}') THEN {weight} ELSE 0 END)",
-            fts5_query(terms, Some(column))
-        ),
-        Dialect::Postgres => format!(
-            "(CASE WHEN to_tsvector('simple', listings.search_{column}) @@ to_tsquery('simple', '{}') THEN {weight} ELSE 0 END)",
-            ts_query(terms)
-        ),
-    }
+    let part = |column: &str, weight: i32| match dialect {
+        Dialect::Sqlite => sqlite::field_score(terms, column, weight),
+        Dialect::Postgres => postgres::field_score(terms, column, weight),
     };
     format!(
         "({} + {} + {})",
@@ -129,8 +92,8 @@ pub fn score(dialect: Dialect, terms: &[String]) -> String {
     )
 }
 
-/// Keeps the SQLite FTS table in step with a listing's public text (PostgreSQL indexes the
-/// columns themselves).
+/// Replaces a listing's entry in the full-text index (SQLite's FTS table; PostgreSQL
+/// indexes the search columns themselves).
 pub fn index(
     conn: &mut DbConnection,
     listing_id: &str,
@@ -142,7 +105,7 @@ pub fn index(
     index_new(conn, listing_id, title, tags, body)
 }
 
-/// Adds a listing that is not in the SQLite FTS table yet.
+/// Adds a listing that is not in the full-text index yet.
 pub fn index_new(
     conn: &mut DbConnection,
     listing_id: &str,
@@ -150,29 +113,18 @@ pub fn index_new(
     tags: &str,
     body: &str,
 ) -> diesel::QueryResult<()> {
-    use diesel::RunQueryDsl;
-    if let DbConnection::Sqlite(_) = conn {
-        diesel::sql_query(
-            "INSERT INTO listings_fts (listing_id, title, tags, body) VALUES ($1, $2, $3, $4)",
-        )
-        .bind::<Text, _>(listing_id)
-        .bind::<Text, _>(title)
-        .bind::<Text, _>(tags)
-        .bind::<Text, _>(body)
-        .execute(conn)?;
+    match conn {
+        DbConnection::Sqlite(c) => sqlite::index_new(c, listing_id, title, tags, body),
+        DbConnection::Pg(_) => Ok(()),
     }
-    Ok(())
 }
 
-/// Removes a listing from the SQLite FTS table.
+/// Removes a listing from the full-text index.
 pub fn unindex(conn: &mut DbConnection, listing_id: &str) -> diesel::QueryResult<()> {
-    use diesel::RunQueryDsl;
-    if let DbConnection::Sqlite(_) = conn {
-        diesel::sql_query("DELETE FROM listings_fts WHERE listing_id = $1")
-            .bind::<Text, _>(listing_id)
-            .execute(conn)?;
+    match conn {
+        DbConnection::Sqlite(c) => sqlite::unindex(c, listing_id),
+        DbConnection::Pg(_) => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -199,11 +151,11 @@ mod tests {
     #[test]
     fn queries_quote_terms() {
         let t = vec!["kunden".to_owned(), "service".to_owned()];
-        assert_eq!(fts5_query(&t, None), "\"kunden\"* AND \"service\"*");
+        assert_eq!(sqlite::fts5_query(&t, None), "\"kunden\"* AND \"service\"*");
         assert_eq!(
-            fts5_query(&t, Some("title")),
+            sqlite::fts5_query(&t, Some("title")),
             "{title} : (\"kunden\"* AND \"service\"*)"
         );
-        assert_eq!(ts_query(&t), "kunden:* & service:*");
+        assert_eq!(postgres::ts_query(&t), "kunden:* & service:*");
     }
 }

@@ -1,0 +1,106 @@
+//! Matching's candidate postings on PostgreSQL.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+use super::{MatchScope, POSTINGS_PER_TAG};
+use crate::matching::Vocabulary;
+
+/// PostgreSQL: every tag in one statement (a LATERAL index range per tag), so a match costs
+/// one round trip instead of one per tag. The statement text is the same for every request
+/// (the tags are one array parameter, absent filters are NULL), so diesel keeps it prepared
+/// and PostgreSQL need not plan it again each time.
+pub(super) fn postings_lateral(
+    conn: &mut diesel::PgConnection,
+    vocabulary: &Vocabulary,
+    tags: &[u32],
+    kind: &str,
+    scope: &MatchScope,
+    exclude_org: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(String, String, u32)>> {
+    if tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = LateralPostings {
+        tags: tags
+            .iter()
+            .map(|&t| vocabulary.tags[t as usize].clone())
+            .collect(),
+        kind,
+        exclude_org,
+        now,
+        scope,
+    };
+    let rows: Vec<(String, String, String)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(listing_id, org_id, tag)| {
+            let index = vocabulary.index(&tag)?;
+            Some((listing_id, org_id, index))
+        })
+        .collect())
+}
+
+/// The statement of [`postings_lateral`].
+struct LateralPostings<'a> {
+    tags: Vec<String>,
+    kind: &'a str,
+    exclude_org: &'a str,
+    now: NaiveDateTime,
+    scope: &'a MatchScope,
+}
+
+impl diesel::query_builder::QueryId for LateralPostings<'_> {
+    type QueryId = ();
+    // Cached by its (fixed) SQL text.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for LateralPostings<'_> {
+    type SqlType = (Text, Text, Text);
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LateralPostings<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Nullable, Timestamp};
+        out.push_sql("SELECT found.listing_id, found.org_id, found.tag FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.tags)?;
+        out.push_sql(
+            ") AS wanted (tag) CROSS JOIN LATERAL (SELECT p.listing_id, p.org_id, p.tag \
+             FROM listing_tags AS p WHERE p.tag = wanted.tag AND p.status = 'published' \
+             AND p.kind = ",
+        );
+        out.push_bind_param::<Text, _>(self.kind)?;
+        out.push_sql(" AND p.org_id <> ");
+        out.push_bind_param::<Text, _>(self.exclude_org)?;
+        out.push_sql(" AND (p.expires_at IS NULL OR p.expires_at > ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(") AND p.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')");
+        for (column, value) in [
+            ("industry", &self.scope.industry),
+            ("region", &self.scope.region),
+            ("category", &self.scope.category),
+        ] {
+            out.push_sql(" AND (CAST(");
+            out.push_bind_param::<Nullable<Text>, _>(value)?;
+            out.push_sql(&format!(" AS TEXT) IS NULL OR p.{column} = "));
+            out.push_bind_param::<Nullable<Text>, _>(value)?;
+            out.push_sql(")");
+        }
+        out.push_sql(" AND (CAST(");
+        out.push_bind_param::<Nullable<Bool>, _>(&self.scope.trial)?;
+        out.push_sql(" AS BOOLEAN) IS NULL OR p.trial_available = ");
+        out.push_bind_param::<Nullable<Bool>, _>(&self.scope.trial)?;
+        out.push_sql(&format!(
+            ") ORDER BY p.listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS found"
+        ));
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for LateralPostings<'_> {}
