@@ -78,7 +78,8 @@ impl Drop for TestDb {
     }
 }
 
-fn with_database(url: &str, name: &str) -> String {
+/// `url` with its database name replaced by `name` (the query string is kept).
+pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),

@@ -16,5 +16,6 @@ mod members;
 mod moderation;
 mod orgs;
 mod postings;
+mod schema_parity;
 mod seeding;
 mod smoke;
