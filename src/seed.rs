@@ -15,11 +15,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::auth::tokens::sha256_hex;
-use crate::db::schema::{api_keys, memberships, orgs, users};
+use crate::db::schema::{memberships, users};
 use crate::db::DbConnection;
+use crate::models::api_key::{ApiKey, Scope};
 use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingStatus};
 use crate::models::membership::OrgRole;
-use crate::models::user::{AccountStatus, PlatformRole};
+use crate::models::org::Org;
+use crate::models::user::{AccountStatus, PlatformRole, User};
 
 /// What to seed.
 #[derive(Debug, Clone)]
@@ -42,8 +44,10 @@ const REGIONS: [&str; 10] = [
     "Bayern", "Berlin", "Hamburg", "Zürich", "Wien", "Tirol", "Sachsen", "Hessen", "Bern",
     "Salzburg",
 ];
-/// Topics: (tag stem, German label, English label).
-const TOPICS: [(&str, &str, &str); 40] = [
+/// A topic: (tag stem, German label, English label).
+type Topic = (&'static str, &'static str, &'static str);
+
+const TOPICS: [Topic; 40] = [
     (
         "kundenservice",
         "Außergewöhnlicher Kundenservice",
@@ -349,31 +353,30 @@ fn seed_org(
         ["Gasthof", "Hotel", "Pension", "Café", "Beratung"][index % 5],
         label.split(' ').next().unwrap_or("Partner")
     );
-    diesel::insert_into(users::table)
-        .values((
-            users::id.eq(&user_id),
-            users::email.eq(&email),
-            users::password_hash.eq(password_hash),
-            users::display_name.eq(format!("Inhaber {index}")),
-            users::platform_role.eq(PlatformRole::User),
-            users::status.eq(AccountStatus::Active),
-            users::created_at.eq(at),
-            users::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-    diesel::insert_into(orgs::table)
-        .values((
-            orgs::id.eq(&org_id),
-            orgs::name.eq(&name),
-            orgs::industry.eq(INDUSTRY),
-            orgs::description.eq(Some("Gegenseitigkeit im Geschäftsleben")),
-            orgs::region.eq(Some(region)),
-            orgs::status.eq(AccountStatus::Active),
-            orgs::version.eq(1),
-            orgs::created_at.eq(at),
-            orgs::updated_at.eq(at),
-        ))
-        .execute(conn)?;
+    User {
+        id: user_id.clone(),
+        email: email.clone(),
+        password_hash: password_hash.to_owned(),
+        display_name: format!("Inhaber {index}"),
+        platform_role: PlatformRole::User,
+        status: AccountStatus::Active,
+        created_at: at,
+        updated_at: at,
+    }
+    .insert(conn)?;
+    Org {
+        id: org_id.clone(),
+        name,
+        industry: INDUSTRY.to_owned(),
+        description: Some("Gegenseitigkeit im Geschäftsleben".to_owned()),
+        website: None,
+        region: Some(region.to_owned()),
+        status: AccountStatus::Active,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    }
+    .insert(conn)?;
     diesel::insert_into(memberships::table)
         .values((
             memberships::org_id.eq(&org_id),
@@ -382,20 +385,7 @@ fn seed_org(
             memberships::created_at.eq(at),
         ))
         .execute(conn)?;
-    let secret: [u8; 24] = rng.gen();
-    let key = format!("mutua_seed{}{}", plan.seed, hex::encode(secret));
-    diesel::insert_into(api_keys::table)
-        .values((
-            api_keys::id.eq(seeded_id(rng, at)),
-            api_keys::org_id.eq(&org_id),
-            api_keys::name.eq("seed"),
-            api_keys::prefix.eq(key.chars().take(12).collect::<String>()),
-            api_keys::key_hash.eq(sha256_hex(&key)),
-            api_keys::scopes.eq("read"),
-            api_keys::created_by.eq(&user_id),
-            api_keys::created_at.eq(at),
-        ))
-        .execute(conn)?;
+    let key = seed_key(conn, rng, plan, &org_id, &user_id, at)?;
     for n in 0..plan.listings_per_org {
         seed_listing(
             conn,
@@ -412,6 +402,34 @@ fn seed_org(
     Ok(format!("{org_id},{email},{password},{key}"))
 }
 
+/// A read-only API key for a seeded organisation (written to the seed file, so benchmarks
+/// can act as the organisation).
+fn seed_key(
+    conn: &mut DbConnection,
+    rng: &mut ChaCha8Rng,
+    plan: &SeedPlan,
+    org_id: &str,
+    user_id: &str,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<String> {
+    let secret: [u8; 24] = rng.gen();
+    let key = format!("mutua_seed{}{}", plan.seed, hex::encode(secret));
+    ApiKey {
+        id: seeded_id(rng, at),
+        org_id: org_id.to_owned(),
+        name: "seed".to_owned(),
+        prefix: key.chars().take(12).collect(),
+        key_hash: sha256_hex(&key),
+        scopes: Scope::Read.as_str().to_owned(),
+        created_by: user_id.to_owned(),
+        created_at: at,
+        last_used_at: None,
+        revoked_at: None,
+    }
+    .insert(conn)?;
+    Ok(key)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn seed_listing(
     conn: &mut DbConnection,
@@ -423,57 +441,21 @@ fn seed_listing(
     zipf: &Zipf,
     report: &mut SeedReport,
 ) -> QueryResult<()> {
+    // The order of the random draws is part of what a seed means: keep it.
     let offer = rng.gen_bool(0.5);
-    // A listing is about one topic (its first tag and its title), narrowed by a qualified
-    // variant of that topic, plus a few tags from the long tail.
-    let sampled = &vocabulary[zipf.sample(rng)];
-    let topic = TOPICS
-        .iter()
-        .find(|(s, _, _)| sampled == s || sampled.starts_with(&format!("{s}-")))
-        .copied()
-        .unwrap_or(TOPICS[0]);
-    let (stem, de, en) = topic;
-    let qualifier = QUALIFIERS[rng.gen_range(1..QUALIFIERS.len())];
-    let mut chosen: Vec<String> = vec![stem.to_owned(), format!("{stem}-{qualifier}")];
-    let wanted = rng.gen_range(3..=5);
-    while chosen.len() < wanted {
-        let tag = vocabulary[zipf.sample(rng)].clone();
-        if !chosen.contains(&tag) {
-            chosen.push(tag);
-        }
-    }
-    let german = rng.gen_bool(0.7);
-    let title = match (offer, german) {
-        (true, true) => format!("Biete: {de}"),
-        (false, true) => format!("Suche: {de}"),
-        (true, false) => format!("Offering: {en}"),
-        (false, false) => format!("Looking for: {en}"),
-    };
-    let description = format!(
-        "{} {}",
-        DESCRIPTIONS.choose(rng).copied().unwrap_or(DESCRIPTIONS[0]),
-        if german {
-            format!("Region {region}.")
-        } else {
-            format!("Based in {region}.")
-        }
-    );
-    let roll = rng.gen::<f64>();
-    let status = if roll < 0.8 {
-        ListingStatus::Published
-    } else if roll < 0.9 {
-        ListingStatus::PendingReview
-    } else {
-        ListingStatus::Draft
-    };
-    let published = status == ListingStatus::Published;
+    let (topic, tags) = topic_and_tags(rng, vocabulary, zipf);
+    let (title, description) = text(rng, offer, topic, region);
+    let status = random_status(rng);
+    let id = seeded_id(rng, at);
     let category = if rng.gen_bool(0.6) {
         ListingCategory::Expertise
     } else {
         ListingCategory::Resource
     };
+    let trial_available = rng.gen_bool(0.2);
+    let published = status == ListingStatus::Published;
     let listing = Listing {
-        id: seeded_id(rng, at),
+        id,
         org_id: org_id.to_owned(),
         kind: if offer {
             ListingKind::Offer
@@ -483,10 +465,10 @@ fn seed_listing(
         category,
         title,
         description,
-        tags: chosen.join(","),
+        tags: tags.join(","),
         industry: INDUSTRY.to_owned(),
         region: Some(region.to_owned()),
-        trial_available: rng.gen_bool(0.2),
+        trial_available,
         expires_at: None,
         status,
         removed_from: None,
@@ -505,4 +487,64 @@ fn seed_listing(
     report.listings += 1;
     report.published += usize::from(published);
     Ok(())
+}
+
+/// A listing is about one topic (its first tag and its title), narrowed by a qualified
+/// variant of that topic, plus a few tags from the long tail.
+fn topic_and_tags(
+    rng: &mut ChaCha8Rng,
+    vocabulary: &[String],
+    zipf: &Zipf,
+) -> (Topic, Vec<String>) {
+    let sampled = &vocabulary[zipf.sample(rng)];
+    let topic = TOPICS
+        .iter()
+        .find(|(s, _, _)| sampled == s || sampled.starts_with(&format!("{s}-")))
+        .copied()
+        .unwrap_or(TOPICS[0]);
+    let stem = topic.0;
+    let qualifier = QUALIFIERS[rng.gen_range(1..QUALIFIERS.len())];
+    let mut chosen: Vec<String> = vec![stem.to_owned(), format!("{stem}-{qualifier}")];
+    let wanted = rng.gen_range(3..=5);
+    while chosen.len() < wanted {
+        let tag = vocabulary[zipf.sample(rng)].clone();
+        if !chosen.contains(&tag) {
+            chosen.push(tag);
+        }
+    }
+    (topic, chosen)
+}
+
+/// Title and description, German seven times in ten.
+fn text(rng: &mut ChaCha8Rng, offer: bool, topic: Topic, region: &str) -> (String, String) {
+    let (_, de, en) = topic;
+    let german = rng.gen_bool(0.7);
+    let title = match (offer, german) {
+        (true, true) => format!("Biete: {de}"),
+        (false, true) => format!("Suche: {de}"),
+        (true, false) => format!("Offering: {en}"),
+        (false, false) => format!("Looking for: {en}"),
+    };
+    let description = format!(
+        "{} {}",
+        DESCRIPTIONS.choose(rng).copied().unwrap_or(DESCRIPTIONS[0]),
+        if german {
+            format!("Region {region}.")
+        } else {
+            format!("Based in {region}.")
+        }
+    );
+    (title, description)
+}
+
+/// Eight in ten published, one pending review, one draft.
+fn random_status(rng: &mut ChaCha8Rng) -> ListingStatus {
+    let roll = rng.gen::<f64>();
+    if roll < 0.8 {
+        ListingStatus::Published
+    } else if roll < 0.9 {
+        ListingStatus::PendingReview
+    } else {
+        ListingStatus::Draft
+    }
 }

@@ -1,9 +1,10 @@
 //! `GET /orgs/{org_id}/matches` and `GET /listings/{id}/matches`: complementary partners
 //! and fitting listings, ranked and explained.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use actix_web::{get, web, HttpResponse};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -231,39 +232,7 @@ async fn org_matches(
     let (ranked, names) = db::run(&state.pool, move |conn| {
         let access = authorize_org(conn, &principal, &org_id, OrgNeed::Read)?;
         let scope = query.scope(&access.org.industry);
-        let at = now();
-        let own = queries::own_listings(conn, &org_id, at)?;
-        let vocabulary = vocabulary(conn, own.iter().flat_map(|l| l.tags.clone()).collect())?;
-        let (our_needs, our_offers) = own_candidates(own, &org_id, &vocabulary);
-        let (need_tags, offer_tags) = (tags_of(&our_needs), tags_of(&our_offers));
-        let (v, s) = (&vocabulary, &scope);
-        let mut their_offers = queries::candidates(conn, v, &need_tags, "offer", s, &org_id, at)?;
-        let mut their_needs = queries::candidates(conn, v, &offer_tags, "need", s, &org_id, at)?;
-        matching::sort_by_org(&mut their_offers);
-        matching::sort_by_org(&mut their_needs);
-        let ranked = matching::rank(&our_needs, &our_offers, &their_offers, &their_needs, v);
-        let mut page: Vec<Shown> = ranked
-            .iter()
-            .filter(|p| match &after {
-                None => true,
-                Some((key, id)) => {
-                    let k = matching::rank_key(p.reciprocal, p.score);
-                    k < *key || (k == *key && p.org_id > id.as_str())
-                }
-            })
-            .take(limit as usize + 1)
-            .enumerate()
-            .map(|(i, p)| Shown {
-                org_id: p.org_id.to_owned(),
-                score: p.score,
-                reciprocal: p.reciprocal,
-                explanation: if i < limit as usize {
-                    matching::explain(p, &our_needs, &our_offers, v)
-                } else {
-                    Explanation::default()
-                },
-            })
-            .collect();
+        let mut page = ranked_partners(conn, &org_id, &scope, after.as_ref(), limit)?;
         let shown = page.len().min(limit as usize);
         fill_titles(conn, &mut page[..shown])?;
         let ids: Vec<&str> = page[..shown].iter().map(|p| p.org_id.as_str()).collect();
@@ -271,6 +240,60 @@ async fn org_matches(
         Ok((page, names))
     })
     .await?;
+    partner_page(ranked, names, limit)
+}
+
+/// One page (plus one, to tell whether another follows) of an organisation's partners,
+/// ranked, after the cursor's position; only the page proper is explained.
+fn ranked_partners(
+    conn: &mut DbConnection,
+    org_id: &str,
+    scope: &MatchScope,
+    after: Option<&(i64, String)>,
+    limit: i64,
+) -> ApiResult<Vec<Shown>> {
+    let at = now();
+    let own = queries::own_listings(conn, org_id, at)?;
+    let vocabulary = vocabulary(conn, own.iter().flat_map(|l| l.tags.clone()).collect())?;
+    let (our_needs, our_offers) = own_candidates(own, org_id, &vocabulary);
+    let (need_tags, offer_tags) = (tags_of(&our_needs), tags_of(&our_offers));
+    let (v, s) = (&vocabulary, scope);
+    let mut their_offers = queries::candidates(conn, v, &need_tags, "offer", s, org_id, at)?;
+    let mut their_needs = queries::candidates(conn, v, &offer_tags, "need", s, org_id, at)?;
+    matching::sort_by_org(&mut their_offers);
+    matching::sort_by_org(&mut their_needs);
+    let ranked = matching::rank(&our_needs, &our_offers, &their_offers, &their_needs, v);
+    let page: Vec<Shown> = ranked
+        .iter()
+        .filter(|p| match after {
+            None => true,
+            Some((key, id)) => {
+                let k = matching::rank_key(p.reciprocal, p.score);
+                k < *key || (k == *key && p.org_id > id.as_str())
+            }
+        })
+        .take(limit as usize + 1)
+        .enumerate()
+        .map(|(i, p)| Shown {
+            org_id: p.org_id.to_owned(),
+            score: p.score,
+            reciprocal: p.reciprocal,
+            explanation: if i < limit as usize {
+                matching::explain(p, &our_needs, &our_offers, v)
+            } else {
+                Explanation::default()
+            },
+        })
+        .collect();
+    Ok(page)
+}
+
+/// The response: the page with names and regions, and the cursor of the next.
+fn partner_page(
+    ranked: Vec<Shown>,
+    names: HashMap<String, (String, Option<String>)>,
+    limit: i64,
+) -> ApiResult<HttpResponse> {
     let (ranked, next_cursor) = pagination::cut(ranked, limit, |last| {
         pagination::encode_keyed(
             matching::rank_key(last.reciprocal, last.score),
@@ -327,45 +350,65 @@ async fn listing_matches(
             return Err(ApiError::NotFound(format!("listing {id} does not exist")));
         }
         let scope = query.scope(&listing.industry);
-        let vocabulary = vocabulary(conn, split_tags(&listing.tags))?;
-        let all: Vec<u32> = (0..vocabulary.tags.len() as u32).collect();
-        let opposite = listing.kind.opposite().as_str();
-        let found = queries::candidates(
-            conn,
-            &vocabulary,
-            &all,
-            opposite,
-            &scope,
-            &listing.org_id,
-            at,
-        )?;
-        let mut scored: Vec<(i64, Candidate, f64)> = found
-            .into_iter()
-            .map(|c| {
-                let score = (vocabulary.weight(&c.tags) * 1000.0).round() / 1000.0;
-                ((score * 1000.0).round() as i64, c, score)
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.listing_id.cmp(&b.1.listing_id)));
-        let page: Vec<_> = scored
-            .into_iter()
-            .filter(|(key, c, _)| match &after {
-                None => true,
-                Some((k, cid)) => key < k || (key == k && c.listing_id > *cid),
-            })
-            .take(limit as usize + 1)
-            .collect();
-        let ids: Vec<&str> = page.iter().map(|(_, c, _)| c.listing_id.as_str()).collect();
-        let mut full = Listing::find_many(conn, &ids)?;
-        Ok(page
-            .into_iter()
-            .filter_map(|(key, candidate, score)| {
-                let listing = full.remove(&candidate.listing_id)?;
-                Some((key, listing, score, vocabulary.names(&candidate.tags)))
-            })
-            .collect::<Vec<_>>())
+        fitting_listings(conn, &listing, &scope, after.as_ref(), limit, at)
     })
     .await?;
+    listing_match_page(rows, limit)
+}
+
+/// A listing match as found: its cursor key, the listing, its score and shared tags.
+type Fit = (i64, Listing, f64, Vec<String>);
+
+/// One page (plus one) of the listings that fit `listing`, best first, after the cursor.
+fn fitting_listings(
+    conn: &mut DbConnection,
+    listing: &Listing,
+    scope: &MatchScope,
+    after: Option<&(i64, String)>,
+    limit: i64,
+    at: NaiveDateTime,
+) -> ApiResult<Vec<Fit>> {
+    let vocabulary = vocabulary(conn, split_tags(&listing.tags))?;
+    let all: Vec<u32> = (0..vocabulary.tags.len() as u32).collect();
+    let opposite = listing.kind.opposite().as_str();
+    let found = queries::candidates(
+        conn,
+        &vocabulary,
+        &all,
+        opposite,
+        scope,
+        &listing.org_id,
+        at,
+    )?;
+    let mut scored: Vec<(i64, Candidate, f64)> = found
+        .into_iter()
+        .map(|c| {
+            let score = (vocabulary.weight(&c.tags) * 1000.0).round() / 1000.0;
+            ((score * 1000.0).round() as i64, c, score)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.listing_id.cmp(&b.1.listing_id)));
+    let page: Vec<_> = scored
+        .into_iter()
+        .filter(|(key, c, _)| match after {
+            None => true,
+            Some((k, cid)) => key < k || (key == k && c.listing_id > *cid),
+        })
+        .take(limit as usize + 1)
+        .collect();
+    let ids: Vec<&str> = page.iter().map(|(_, c, _)| c.listing_id.as_str()).collect();
+    let mut full = Listing::find_many(conn, &ids)?;
+    Ok(page
+        .into_iter()
+        .filter_map(|(key, candidate, score)| {
+            let listing = full.remove(&candidate.listing_id)?;
+            Some((key, listing, score, vocabulary.names(&candidate.tags)))
+        })
+        .collect())
+}
+
+/// The response: the page of listing views and the cursor of the next.
+fn listing_match_page(rows: Vec<Fit>, limit: i64) -> ApiResult<HttpResponse> {
     let (rows, next_cursor) = pagination::cut(rows, limit, |(key, listing, _, _)| {
         pagination::encode_keyed(*key, &listing.id)
     });
