@@ -8,6 +8,7 @@ mod catalogue;
 mod catalogue_cache;
 mod cli;
 mod conventions;
+mod input_hygiene;
 mod listings;
 mod market;
 mod matching;
