@@ -36,7 +36,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies migrations and binds the listener.
     pub async fn build(settings: Settings) -> Result<Application, String> {
-        let backend = settings.backend();
+        let backend = settings.backend()?;
         let (size, timeout) = (settings.db_pool_size, settings.db_timeout);
         let pool = web::block(move || -> Result<Pool, String> {
             let pool = db::connect(&backend, size, timeout)?;
