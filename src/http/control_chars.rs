@@ -32,7 +32,7 @@ fn code_point(c: char) -> String {
 }
 
 /// Every string (and object key) of a JSON document holding a control character, named by
-/// its path as the typed field errors name fields (`terms.gives[0].description`).
+/// its path as the typed field errors name fields (`tags[1]`, `a.b[0].c`).
 pub fn json_errors(value: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     walk(value, &mut String::new(), &mut errors);
