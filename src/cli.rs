@@ -179,6 +179,8 @@ impl Config {
     }
 
     fn settings(&self) -> Result<Settings, String> {
+        // An unusable database URL is refused before anything (the secret file) is created.
+        Backend::from_url(&self.database_url())?;
         let secret = settings::resolve_jwt_secret(self.jwt_secret.clone(), &self.data_dir)?;
         let mut s = Settings::new(self.database_url(), self.data_dir.clone(), secret);
         s.bind = self.bind.clone();
@@ -232,8 +234,8 @@ pub fn run() -> Result<(), String> {
 
 fn serve(config: &Config) -> Result<(), String> {
     let settings = config.settings()?;
+    let database = settings.backend()?.display_url();
     actix_web::rt::System::new().block_on(async move {
-        let database = settings.backend().display_url();
         let app = Application::build(settings.clone()).await?;
         let host = settings.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
         tracing::info!(%database, "Mutua listening on http://{host}:{} (docs at /docs/)", app.port());
@@ -246,7 +248,7 @@ fn serve(config: &Config) -> Result<(), String> {
 /// A migrated connection to the configured database, for the one-shot commands, with the
 /// migrations it applied.
 fn open(config: &Config) -> Result<(Backend, db::PooledConnection, Vec<String>), String> {
-    let backend = Backend::from_url(&config.database_url());
+    let backend = Backend::from_url(&config.database_url())?;
     let pool = db::connect(
         &backend,
         1,

@@ -6,6 +6,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilde
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::error::{FieldError, Problem};
+use crate::models::listing_search::SortOrder;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,8 +36,8 @@ pub fn base() -> Document {
     BaseDoc::openapi()
 }
 
-/// Adds what the routes do not carry: security schemes, the problem schemas and a
-/// `default` problem response on every operation.
+/// Adds what the routes do not carry: security schemes, the problem schemas, the schemas
+/// of query-only enums and a `default` problem response on every operation.
 pub fn finish(doc: &mut Document) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -58,6 +59,12 @@ pub fn finish(doc: &mut Document) {
     components
         .schemas
         .insert(FieldError::name().into_owned(), FieldError::schema());
+    // utoipa's `IntoParams` refers to a query parameter's enum by name without collecting
+    // its schema; the enums only query parameters use are registered here, so every `$ref`
+    // resolves (the `openapi_document_is_valid` test finds any that does not).
+    components
+        .schemas
+        .insert(SortOrder::name().into_owned(), SortOrder::schema());
     let default = ResponseBuilder::new()
         .description("Any other error, as an RFC 9457 problem document")
         .content(

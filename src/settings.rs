@@ -106,8 +106,8 @@ impl Settings {
         }
     }
 
-    /// The backend the database URL selects.
-    pub fn backend(&self) -> Backend {
+    /// The backend the database URL selects, or why it selects none.
+    pub fn backend(&self) -> Result<Backend, String> {
         Backend::from_url(&self.database_url)
     }
 }

@@ -18,6 +18,7 @@ use crate::auth::tokens::TokenSigner;
 use crate::catalogue_cache::CatalogueCache;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
+use crate::http::control_chars;
 use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
 use crate::routes::{self, openapi_document};
@@ -35,7 +36,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies migrations and binds the listener.
     pub async fn build(settings: Settings) -> Result<Application, String> {
-        let backend = settings.backend();
+        let backend = settings.backend()?;
         let (size, timeout) = (settings.db_pool_size, settings.db_timeout);
         let pool = web::block(move || -> Result<Pool, String> {
             let pool = db::connect(&backend, size, timeout)?;
@@ -153,6 +154,7 @@ fn serve(
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", (*api).clone()))
             .route("/docs", web::get().to(docs_redirect))
             .default_service(web::to(fallback))
+            .wrap(from_fn(control_chars::refuse_in_query))
             .wrap(cors(&cors_origins))
             .wrap(from_fn(telemetry::observe))
     })

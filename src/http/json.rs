@@ -1,6 +1,8 @@
 //! The JSON body extractor used by every handler. Unlike `actix_web::web::Json` it names
 //! the offending field for type errors and unknown enum values (via `serde_path_to_error`)
-//! and answers every failure with a problem document.
+//! and answers every failure with a problem document. Before the typed deserialisation it
+//! refuses what serde would let through: a body that is not a JSON object (derived structs
+//! also accept arrays) and text holding control characters ([`super::control_chars`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,7 +10,9 @@ use std::pin::Pin;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
+use super::control_chars;
 use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
 
@@ -47,6 +51,20 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 
 /// Parses a body, naming the field of a data error.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let document: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    if !document.is_object() {
+        return Err(ApiError::field(
+            "body",
+            format!("must be a JSON object, not {}", kind_of(&document)),
+        ));
+    }
+    let errors = control_chars::json_errors(&document);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    // Deserialised from the text, not from `document`, so that messages and number
+    // handling stay those of the text deserialiser.
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -66,6 +84,17 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     Ok(value)
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "an array",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// A missing field is reported at the parent (``missing field `email` ``); name it.
@@ -169,5 +198,29 @@ mod tests {
             Err(ApiError::BadRequest(_))
         ));
         assert!(parse::<Sample>(br#"{"name": "x"}"#).is_ok());
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        for body in [&br#"["x", null]"#[..], br#""x""#, b"5", b"null", b"true"] {
+            let Err(ApiError::Validation(errors)) = parse::<Sample>(body) else {
+                panic!(
+                    "expected a validation error for {}",
+                    String::from_utf8_lossy(body)
+                )
+            };
+            assert_eq!(errors[0].field, "body");
+            assert!(errors[0].message.contains("JSON object"));
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_before_deserialising() {
+        let Err(ApiError::Validation(errors)) = parse::<Sample>(br#"{"name": "a\u0000b"}"#) else {
+            panic!("expected a validation error")
+        };
+        assert_eq!(errors[0].field, "name");
+        assert!(errors[0].message.contains("U+0000"));
+        assert!(parse::<Sample>(br#"{"name": "line\nnext\ttab"}"#).is_ok());
     }
 }

@@ -1,5 +1,7 @@
-//! Conventions shared by every endpoint: pagination, ETags, idempotency, validation.
+//! Conventions shared by every endpoint: pagination, ETags, idempotency, validation,
+//! control-character refusal.
 
+pub mod control_chars;
 pub mod etag;
 pub mod idempotency;
 pub mod json;

@@ -155,4 +155,115 @@ async fn create_admin_creates_then_promotes(backend: Backend) {
     app.login("x@mutua.example").await.expect(401);
 }
 
-backends!(create_admin_creates_then_promotes);
+/// Runs a command that should stop by itself, killing it if it is still running after
+/// `limit` (a `serve` that wrongly starts must fail the test, not hang it).
+fn finished_within(mut cmd: Command, limit: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Every command that opens the database refuses a URL of another database with one line
+/// naming the scheme, never the password, and creates nothing (it used to start on a new
+/// SQLite file named after the URL).
+#[test]
+fn unsupported_database_scheme_is_refused_by_every_command() {
+    let commands: [&[&str]; 4] = [
+        &["serve", "--bind", "127.0.0.1:0"],
+        &["migrate"],
+        &["seed", "--orgs", "1", "--listings-per-org", "1"],
+        &[
+            "create-admin",
+            "--email",
+            "admin@mutua.example",
+            "--password",
+            PASSWORD,
+        ],
+    ];
+    for url in [
+        "mysql://u:secret@h/db",
+        "mariadb://root:secret@127.0.0.1/mutua",
+    ] {
+        for args in commands {
+            let data = tempfile::tempdir().unwrap();
+            let cwd = tempfile::tempdir().unwrap();
+            let mut cmd = mutua(data.path());
+            cmd.args(args)
+                .env("DATABASE_URL", url)
+                .current_dir(cwd.path());
+            let output = finished_within(cmd, std::time::Duration::from_secs(20));
+            let err = stderr(&output);
+            assert!(
+                !output.status.success(),
+                "{args:?} with {url} started: {err}"
+            );
+            assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+            let scheme = url.split(':').next().unwrap();
+            assert!(
+                err.contains("unsupported scheme") && err.contains(&format!("`{scheme}:`")),
+                "{args:?}: {err}"
+            );
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                !err.contains("secret") && !stdout.contains("secret"),
+                "{args:?}: {err}"
+            );
+            // Nothing was created: no database file, no secret, no seed logins.
+            for dir in [data.path(), cwd.path()] {
+                let created: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+                assert!(created.is_empty(), "{args:?} created {created:?}");
+            }
+        }
+    }
+}
+
+/// `migrate` prints the database it migrated with the password masked.
+async fn migrate_prints_the_database_without_its_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        // Local trust authentication ignores the password; it must still never be shown.
+        Backend::Postgres => {
+            app.database_url
+                .replacen("://postgres@", "://postgres:hunter2-secret@", 1)
+        }
+        Backend::Sqlite => format!("sqlite://{}", app.database_url),
+    };
+    if backend == Backend::Postgres {
+        assert!(url.contains("hunter2-secret"), "fixture URL {url}");
+    }
+    let output = mutua(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("up to date"), "{stdout}");
+    assert!(
+        !stdout.contains("hunter2") && !stderr(&output).contains("hunter2"),
+        "{stdout}"
+    );
+    if backend == Backend::Postgres {
+        assert!(stdout.contains("postgres:***@"), "{stdout}");
+    } else {
+        assert!(stdout.starts_with("sqlite://"), "{stdout}");
+    }
+}
+
+backends!(
+    create_admin_creates_then_promotes,
+    migrate_prints_the_database_without_its_password
+);

@@ -9,6 +9,7 @@ mod catalogue_cache;
 mod cli;
 mod conventions;
 mod idempotency;
+mod input_hygiene;
 mod listings;
 mod market;
 mod matching;
