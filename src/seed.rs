@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::auth::tokens::sha256_hex;
 use crate::db::schema::{memberships, users};
 use crate::db::DbConnection;
-use crate::models::api_key::{ApiKey, Scope};
+use crate::models::api_key::{ApiKey, Scope, Scopes};
 use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingStatus};
 use crate::models::membership::OrgRole;
 use crate::models::org::Org;
@@ -420,7 +420,7 @@ fn seed_key(
         name: "seed".to_owned(),
         prefix: key.chars().take(12).collect(),
         key_hash: sha256_hex(&key),
-        scopes: Scope::Read.as_str().to_owned(),
+        scopes: Scopes(vec![Scope::Read]),
         created_by: user_id.to_owned(),
         created_at: at,
         last_used_at: None,

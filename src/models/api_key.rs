@@ -1,7 +1,15 @@
 //! Organisation API keys: shown once, stored as a SHA-256 hash with a visible prefix.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use std::io::Write;
+
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -9,7 +17,7 @@ use super::user::parse_uuid;
 use super::user::AccountStatus;
 use super::{text_enum, utc};
 use crate::db::schema::{api_keys, orgs};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, MultiBackend};
 use crate::error::ApiError;
 
 /// Every API key starts with this, which is how a bearer credential is told from a JWT.
@@ -36,7 +44,7 @@ pub struct ApiKey {
     pub name: String,
     pub prefix: String,
     pub key_hash: String,
-    pub scopes: String,
+    pub scopes: Scopes,
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
@@ -70,15 +78,58 @@ pub struct KeyGrant {
     pub last_used_at: Option<NaiveDateTime>,
 }
 
-/// Parses the stored comma-separated scopes.
-pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, ApiError> {
-    text.split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            Scope::from_text(s)
-                .ok_or_else(|| ApiError::Internal(format!("unknown scope in database: {s}")))
-        })
-        .collect()
+/// A key's scopes, stored comma-joined in one TEXT column (`read,write`); a stored scope
+/// outside [`Scope`] fails when the row is read.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub struct Scopes(pub Vec<Scope>);
+
+impl Scopes {
+    fn to_text(&self) -> String {
+        let names: Vec<&str> = self.0.iter().map(|s| s.as_str()).collect();
+        names.join(",")
+    }
+
+    fn from_text(text: &str) -> Result<Scopes, String> {
+        text.split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| Scope::from_text(s).ok_or_else(|| format!("unknown scope in database: {s:?}")))
+            .collect::<Result<_, _>>()
+            .map(Scopes)
+    }
+}
+
+// Written per backend: the text is computed, so it cannot borrow from `self` as `str`'s
+// generic impl would need.
+impl ToSql<Text, Sqlite> for Scopes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.to_text());
+        Ok(serialize::IsNull::No)
+    }
+}
+
+impl ToSql<Text, Pg> for Scopes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.to_text().as_bytes())?;
+        Ok(serialize::IsNull::No)
+    }
+}
+
+impl ToSql<Text, MultiBackend> for Scopes {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Text, self));
+        Ok(serialize::IsNull::No)
+    }
+}
+
+impl<DB> FromSql<Text, DB> for Scopes
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        Ok(Scopes::from_text(&String::from_sql(bytes)?)?)
+    }
 }
 
 impl ApiKey {
@@ -89,7 +140,7 @@ impl ApiKey {
             org_id: parse_uuid(&self.org_id)?,
             name: self.name.clone(),
             prefix: self.prefix.clone(),
-            scopes: parse_scopes(&self.scopes)?,
+            scopes: self.scopes.0.clone(),
             created_by: parse_uuid(&self.created_by)?,
             created_at: utc(self.created_at),
             last_used_at: self.last_used_at.map(utc),
@@ -144,7 +195,7 @@ impl ApiKey {
         conn: &mut DbConnection,
         key_hash: &str,
     ) -> Result<Option<KeyGrant>, ApiError> {
-        let row: Option<(String, String, String, AccountStatus, Option<NaiveDateTime>)> =
+        let row: Option<(String, String, Scopes, AccountStatus, Option<NaiveDateTime>)> =
             crate::native!(conn, |c| api_keys::table
                 .inner_join(orgs::table)
                 .filter(api_keys::key_hash.eq(key_hash))
@@ -162,7 +213,7 @@ impl ApiKey {
             Ok(KeyGrant {
                 key_id,
                 org_id,
-                scopes: parse_scopes(&scopes)?,
+                scopes: scopes.0,
                 org_status,
                 last_used_at,
             })
@@ -220,5 +271,31 @@ impl KeyUsage {
             }
             Ok(batch.len())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_stored_comma_joined_and_unknown_ones_fail_at_the_row() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let written: String =
+            diesel::select(Scopes(vec![Scope::Read, Scope::Write]).into_sql::<Text>())
+                .get_result(&mut conn)
+                .unwrap();
+        assert_eq!(written, "read,write");
+        let read: Scopes = diesel::select(diesel::dsl::sql::<Text>("'write'"))
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(read, Scopes(vec![Scope::Write]));
+        let bad = diesel::select(diesel::dsl::sql::<Text>("'read,admin'"))
+            .get_result::<Scopes>(&mut conn)
+            .unwrap_err();
+        assert!(
+            format!("{bad:?}").contains("unknown scope in database"),
+            "{bad:?}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
-use crate::models::api_key::{ApiKey, ApiKeyView, Scope, KEY_PREFIX, VISIBLE_CHARS};
+use crate::models::api_key::{ApiKey, ApiKeyView, Scope, Scopes, KEY_PREFIX, VISIBLE_CHARS};
 use crate::models::{new_id, now};
 
 /// Routes of this module.
@@ -87,11 +87,7 @@ async fn create_key(
                 name,
                 prefix: secret.chars().take(VISIBLE_CHARS).collect(),
                 key_hash: sha256_hex(&secret),
-                scopes: scopes
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                scopes: Scopes(scopes),
                 created_by: user.id.clone(),
                 created_at: now(),
                 last_used_at: None,

@@ -7,13 +7,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
 use crate::auth::{authorize_org, MaybePrincipal, OrgNeed, Principal};
-use crate::catalogue_cache::CachedSearch;
-use crate::db;
+use crate::catalogue_cache::{CachedSearch, CatalogueCache};
+use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, PageQuery};
 use crate::http::validate::normalize_tag;
 use crate::models::catalogue_state;
-use crate::models::listing::{ListingCategory, ListingKind, ListingStatus, ListingView};
+use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingStatus, ListingView};
 use crate::models::listing_search::{self, After, CatalogueQuery, Facets, SortOrder};
 use crate::models::now;
 use crate::models::user::PlatformRole;
@@ -192,50 +192,12 @@ async fn search_listings(
         page,
     } = parse(params.into_inner())?;
     let request = page.resolve_keyed()?;
-    let after = match (&request.after, sort) {
-        (None, _) => None,
-        (Some(pagination::Cursor::Id(id)), SortOrder::Newest) => Some(After::Id(id.clone())),
-        (Some(pagination::Cursor::Keyed(key, id)), SortOrder::Relevance) => {
-            Some(After::Scored(*key, id.clone()))
-        }
-        _ => {
-            return Err(ApiError::BadRequest(
-                "the cursor belongs to another sort order".into(),
-            ))
-        }
-    };
+    let after = after_for(&request.after, sort)?;
     let limit = request.limit;
     let cache = state.catalogue_cache.clone();
     let (rows, facets, insider) = db::run(&state.pool, move |conn| {
         let insider = private_access(conn, caller.0.as_ref(), &mut query)?;
-        let public = query.public_only && query.statuses == [ListingStatus::Published.as_str()];
-        // Everything that decides the answer, except the time (see catalogue_cache).
-        let key = format!("{query:?}|{sort:?}|{after:?}|{limit}");
-        let at = now();
-        query.now = Some(at);
-        let version = if public && cache.enabled() {
-            Some(catalogue_state::version(conn)?)
-        } else {
-            None
-        };
-        if let Some(hit) = version.and_then(|v| cache.get(&key, v, at)) {
-            let rows = listing_search::by_ids(conn, &hit.page)?;
-            if rows.len() == hit.page.len() {
-                return Ok((rows, hit.facets, insider));
-            }
-        }
-        let rows = listing_search::page(conn, &query, sort, after.as_ref(), limit + 1)?;
-        let (facets, valid_until) = listing_search::facets(conn, &query)?;
-        if let Some(version) = version {
-            let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();
-            let computed = CachedSearch {
-                version,
-                valid_until,
-                page,
-                facets: facets.clone(),
-            };
-            cache.put(key, computed);
-        }
+        let (rows, facets) = search(conn, &cache, query, sort, after, limit)?;
         Ok((rows, facets, insider))
     })
     .await?;
@@ -252,6 +214,63 @@ async fn search_listings(
         next_cursor,
         facets,
     }))
+}
+
+/// Where a page starts; a cursor of the other sort order is a 400.
+fn after_for(cursor: &Option<pagination::Cursor>, sort: SortOrder) -> ApiResult<Option<After>> {
+    Ok(match (cursor, sort) {
+        (None, _) => None,
+        (Some(pagination::Cursor::Id(id)), SortOrder::Newest) => Some(After::Id(id.clone())),
+        (Some(pagination::Cursor::Keyed(key, id)), SortOrder::Relevance) => {
+            Some(After::Scored(*key, id.clone()))
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "the cursor belongs to another sort order".into(),
+            ))
+        }
+    })
+}
+
+/// One page (plus one) with its facets: from the result cache when a public search was
+/// computed for the current catalogue version, else computed (and cached if public).
+fn search(
+    conn: &mut DbConnection,
+    cache: &CatalogueCache,
+    mut query: CatalogueQuery,
+    sort: SortOrder,
+    after: Option<After>,
+    limit: i64,
+) -> ApiResult<(Vec<(Listing, i32)>, Facets)> {
+    let public = query.public_only && query.statuses == [ListingStatus::Published.as_str()];
+    // Everything that decides the answer, except the time (see catalogue_cache).
+    let key = format!("{query:?}|{sort:?}|{after:?}|{limit}");
+    let at = now();
+    query.now = Some(at);
+    let version = if public && cache.enabled() {
+        Some(catalogue_state::version(conn)?)
+    } else {
+        None
+    };
+    if let Some(hit) = version.and_then(|v| cache.get(&key, v, at)) {
+        let rows = listing_search::by_ids(conn, &hit.page)?;
+        if rows.len() == hit.page.len() {
+            return Ok((rows, hit.facets));
+        }
+    }
+    let rows = listing_search::page(conn, &query, sort, after.as_ref(), limit + 1)?;
+    let (facets, valid_until) = listing_search::facets(conn, &query)?;
+    if let Some(version) = version {
+        let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();
+        let computed = CachedSearch {
+            version,
+            valid_until,
+            page,
+            facets: facets.clone(),
+        };
+        cache.put(key, computed);
+    }
+    Ok((rows, facets))
 }
 
 /// Decides which statuses the caller may see. Returns whether results show private fields.

@@ -179,12 +179,29 @@ pub fn transition(
         action: verb,
         status,
     };
-    let update = match (action, status) {
-        (Action::Edit(edit), _) => edit_update(listing, edit, at).ok_or(illegal)??,
+    let allowed = match actor {
+        Actor::Owner => owner_transition(listing, action, at),
+        Actor::Moderator => {
+            moderator_update(listing, action, at).map(|u| Ok(Transition::Update(u)))
+        }
+    };
+    allowed.unwrap_or(Err(illegal))
+}
+
+/// An owner's action in the listing's status, or `None` when the status does not allow it.
+fn owner_transition(
+    listing: &Listing,
+    action: Action,
+    at: NaiveDateTime,
+) -> Option<Result<Transition, Refusal>> {
+    let update = match (action, listing.status) {
+        (Action::Edit(edit), _) => {
+            return edit_update(listing, edit, at).map(|r| r.map(Transition::Update))
+        }
         (
             Action::Delete,
             ListingStatus::Draft | ListingStatus::Rejected | ListingStatus::Archived,
-        ) => return Ok(Transition::Delete),
+        ) => return Some(Ok(Transition::Delete)),
         (Action::Submit, ListingStatus::Draft | ListingStatus::Rejected) => ListingUpdate {
             status: Some(ListingStatus::PendingReview),
             submitted_at: Some(Some(at)),
@@ -195,6 +212,16 @@ pub fn transition(
             status: Some(ListingStatus::Archived),
             ..clear_pending()
         },
+        _ => return None,
+    };
+    Some(Ok(Transition::Update(update)))
+}
+
+/// A moderator's decision in the listing's status, or `None` when the status does not
+/// allow it.
+fn moderator_update(listing: &Listing, action: Action, at: NaiveDateTime) -> Option<ListingUpdate> {
+    let status = listing.status;
+    Some(match (action, status) {
         (Action::Approve, ListingStatus::PendingReview) => ListingUpdate {
             status: Some(ListingStatus::Published),
             published_at: Some(Some(at)),
@@ -239,9 +266,8 @@ pub fn transition(
             moderation_reason: Some(None),
             ..Default::default()
         },
-        _ => return Err(illegal),
-    };
-    Ok(Transition::Update(update))
+        _ => return None,
+    })
 }
 
 fn clear_pending() -> ListingUpdate {
