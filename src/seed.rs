@@ -18,7 +18,7 @@ use crate::auth::tokens::sha256_hex;
 use crate::db::schema::{memberships, users};
 use crate::db::DbConnection;
 use crate::models::api_key::{ApiKey, Scope, Scopes};
-use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingStatus};
+use crate::models::listing::{Listing, ListingCategory, ListingFields, ListingKind, ListingStatus};
 use crate::models::membership::OrgRole;
 use crate::models::org::Org;
 use crate::models::user::{AccountStatus, PlatformRole, User};
@@ -302,6 +302,7 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
         let lines = conn
             .transaction::<_, diesel::result::Error, _>(|conn| {
                 let mut lines = Vec::new();
+                let mut listings = Vec::new();
                 for i in chunk_start..chunk_end {
                     let at = base + chrono::Duration::seconds(i as i64 * 60);
                     let line = seed_org(
@@ -314,10 +315,14 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
                         &zipf,
                         &password_hash,
                         &password,
+                        &mut listings,
                         &mut report,
                     )?;
                     lines.push(line);
                 }
+                // The same writer as the API's: the rows, their search text, postings and
+                // tag counts (counted once per chunk).
+                Listing::insert_all(conn, &listings)?;
                 Ok(lines)
             })
             .map_err(|e| format!("seeding failed: {e}"))?;
@@ -341,6 +346,7 @@ fn seed_org(
     zipf: &Zipf,
     password_hash: &str,
     password: &str,
+    listings: &mut Vec<Listing>,
     report: &mut SeedReport,
 ) -> QueryResult<String> {
     let org_id = seeded_id(rng, at);
@@ -387,8 +393,7 @@ fn seed_org(
         .execute(conn)?;
     let key = seed_key(conn, rng, plan, &org_id, &user_id, at)?;
     for n in 0..plan.listings_per_org {
-        seed_listing(
-            conn,
+        let listing = seed_listing(
             rng,
             &org_id,
             region,
@@ -396,7 +401,8 @@ fn seed_org(
             tags,
             zipf,
             report,
-        )?;
+        );
+        listings.push(listing);
     }
     report.orgs += 1;
     Ok(format!("{org_id},{email},{password},{key}"))
@@ -432,7 +438,6 @@ fn seed_key(
 
 #[allow(clippy::too_many_arguments)]
 fn seed_listing(
-    conn: &mut DbConnection,
     rng: &mut ChaCha8Rng,
     org_id: &str,
     region: &str,
@@ -440,7 +445,7 @@ fn seed_listing(
     vocabulary: &[String],
     zipf: &Zipf,
     report: &mut SeedReport,
-) -> QueryResult<()> {
+) -> Listing {
     // The order of the random draws is part of what a seed means: keep it.
     let offer = rng.gen_bool(0.5);
     let (topic, tags) = topic_and_tags(rng, vocabulary, zipf);
@@ -454,9 +459,7 @@ fn seed_listing(
     };
     let trial_available = rng.gen_bool(0.2);
     let published = status == ListingStatus::Published;
-    let listing = Listing {
-        id,
-        org_id: org_id.to_owned(),
+    let fields = ListingFields {
         kind: if offer {
             ListingKind::Offer
         } else {
@@ -466,27 +469,14 @@ fn seed_listing(
         title,
         description,
         tags: tags.join(","),
-        industry: INDUSTRY.to_owned(),
+        industry: None,
         region: Some(region.to_owned()),
         trial_available,
         expires_at: None,
-        status,
-        removed_from: None,
-        version: 1,
-        moderation_reason: None,
-        pending_title: None,
-        pending_description: None,
-        pending_tags: None,
-        submitted_at: (status != ListingStatus::Draft).then_some(at),
-        published_at: published.then_some(at),
-        created_at: at,
-        updated_at: at,
     };
-    // The same writer as the API's: the row, its search text, postings and tag counts.
-    listing.insert(conn)?;
     report.listings += 1;
     report.published += usize::from(published);
-    Ok(())
+    fields.into_row(id, org_id.to_owned(), INDUSTRY, status, at)
 }
 
 /// A listing is about one topic (its first tag and its title), narrowed by a qualified

@@ -19,7 +19,7 @@ use crate::http::json::Json;
 use crate::http::validate::Checks;
 use crate::models::listing::lifecycle::{self, Action, Actor, Edit, Transition};
 use crate::models::listing::{
-    store, Listing, ListingCategory, ListingKind, ListingStatus, ListingView,
+    store, Listing, ListingCategory, ListingFields, ListingKind, ListingStatus, ListingView,
 };
 use crate::models::org::Org;
 use crate::models::{new_id, now, rate_limit};
@@ -108,7 +108,7 @@ async fn create_listing(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let at = now();
-    let new = NewListing::validate(&body, at)?;
+    let fields = validate_new(&body, at)?;
     let quota = state.settings.listing_quota;
     let scope = principal.scope();
     let org_id = body.org_id.to_string();
@@ -127,7 +127,13 @@ async fn create_listing(
             }
             let access = authorize_org(conn, &principal, &org_id, OrgNeed::Write)?;
             check_quota(conn, &org_id, quota)?;
-            let listing = new.draft(org_id, access.org.industry, at);
+            let listing = fields.into_row(
+                new_id(),
+                org_id,
+                &access.org.industry,
+                ListingStatus::Draft,
+                at,
+            );
             listing.insert(conn)?;
             Ok(Created {
                 location: format!("/api/v1/listings/{}", listing.id),
@@ -139,68 +145,25 @@ async fn create_listing(
     .await
 }
 
-/// A new listing's fields, validated.
-struct NewListing {
-    kind: ListingKind,
-    category: ListingCategory,
-    title: String,
-    description: String,
-    tags: String,
-    industry: Option<String>,
-    region: Option<String>,
-    trial_available: bool,
-    expires_at: Option<NaiveDateTime>,
-}
-
-impl NewListing {
-    /// Checks every field, reporting all problems at once (422).
-    fn validate(body: &CreateListingRequest, at: NaiveDateTime) -> ApiResult<NewListing> {
-        let mut checks = Checks::new();
-        let new = NewListing {
-            kind: body.kind,
-            category: body.category,
-            title: checks.text("title", &body.title, 3, 120),
-            description: checks.text("description", &body.description, 0, 5000),
-            tags: checks.tags("tags", &body.tags).join(","),
-            industry: body
-                .industry
-                .as_deref()
-                .map(|i| checks.industry("industry", i)),
-            region: checks.optional_text("region", body.region.as_deref(), 80),
-            trial_available: body.trial_available,
-            expires_at: checks.future("expires_at", body.expires_at, at),
-        };
-        checks.finish()?;
-        Ok(new)
-    }
-
-    /// The draft row; the industry defaults to the organisation's.
-    fn draft(self, org_id: String, org_industry: String, at: NaiveDateTime) -> Listing {
-        Listing {
-            id: new_id(),
-            org_id,
-            kind: self.kind,
-            category: self.category,
-            title: self.title,
-            description: self.description,
-            tags: self.tags,
-            industry: self.industry.unwrap_or(org_industry),
-            region: self.region,
-            trial_available: self.trial_available,
-            expires_at: self.expires_at,
-            status: ListingStatus::Draft,
-            removed_from: None,
-            version: 1,
-            moderation_reason: None,
-            pending_title: None,
-            pending_description: None,
-            pending_tags: None,
-            submitted_at: None,
-            published_at: None,
-            created_at: at,
-            updated_at: at,
-        }
-    }
+/// A new listing's fields, each checked; every problem is reported at once (422).
+fn validate_new(body: &CreateListingRequest, at: NaiveDateTime) -> ApiResult<ListingFields> {
+    let mut checks = Checks::new();
+    let fields = ListingFields {
+        kind: body.kind,
+        category: body.category,
+        title: checks.text("title", &body.title, 3, 120),
+        description: checks.text("description", &body.description, 0, 5000),
+        tags: checks.tags("tags", &body.tags).join(","),
+        industry: body
+            .industry
+            .as_deref()
+            .map(|i| checks.industry("industry", i)),
+        region: checks.optional_text("region", body.region.as_deref(), 80),
+        trial_available: body.trial_available,
+        expires_at: checks.future("expires_at", body.expires_at, at),
+    };
+    checks.finish()?;
+    Ok(fields)
 }
 
 /// 422 when the organisation already has `quota` active listings.

@@ -3,7 +3,8 @@
 //! on), the published counts in `tag_stats` and the catalogue version must change together
 //! with the listing, or search, matching and cached pages drift from it. Every write of a
 //! listing — the handlers, `mutua seed`, and tests that change a row behind the
-//! application's back — ends in [`listing_changed`], inside the same transaction.
+//! application's back — ends in [`listing_changed`] (or, for new rows, [`listings_added`]),
+//! inside the same transaction.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,36 @@ use crate::models::catalogue_state;
 use crate::models::tag::{self, split_tags};
 use crate::search;
 
+/// The folded search columns of a listing: its main text (for a published listing, the
+/// approved text; a pending edit is not searchable), folded by [`search::fold`].
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
+#[diesel(table_name = listings)]
+pub struct SearchText {
+    pub search_title: String,
+    pub search_tags: String,
+    pub search_body: String,
+}
+
+impl SearchText {
+    /// The search text of a listing as it stands.
+    pub fn of(l: &Listing) -> SearchText {
+        SearchText {
+            search_title: search::fold(&l.title),
+            search_tags: search::fold(&l.tags.replace(',', " ")),
+            search_body: search::fold(&l.description),
+        }
+    }
+
+    fn index(&self, conn: &mut DbConnection, id: &str, replace: bool) -> QueryResult<()> {
+        let (title, tags, body) = (&self.search_title, &self.search_tags, &self.search_body);
+        if replace {
+            search::index(conn, id, title, tags, body)
+        } else {
+            search::index_new(conn, id, title, tags, body)
+        }
+    }
+}
+
 /// Brings a listing's derived data from its state `before` a change to its state `after`
 /// (`None`: not stored). Call after the row itself was written (or before it is deleted).
 pub fn listing_changed(
@@ -26,37 +57,67 @@ pub fn listing_changed(
     match (before, after) {
         (None, None) => return Ok(()),
         (_, Some(l)) if before.is_none_or(|b| indexed_text(b) != indexed_text(l)) => {
-            write_search_text(conn, l, before.is_some())?;
+            let text = SearchText::of(l);
+            diesel::update(listings::table.find(&l.id))
+                .set(&text)
+                .execute(conn)?;
+            text.index(conn, &l.id, before.is_some())?;
         }
         (Some(l), None) => search::unindex(conn, &l.id)?,
         _ => {}
     }
-    sync_postings(conn, before, after)?;
+    let mut counts = PublishedCounts::default();
+    sync_postings(conn, before, after, &mut counts)?;
+    counts.write(conn)?;
     catalogue_state::changed(conn)
 }
 
-/// The text search indexes: the listing's main text (for a published listing, the
-/// approved text; a pending edit is not searchable).
+/// The derived data of new listings whose rows were just inserted with their
+/// [`SearchText`]: full-text entries and postings per listing, the tag counts and the
+/// catalogue version once for the whole batch (a bulk load such as `mutua seed` writes a
+/// count per tag, not per listing).
+pub fn listings_added(
+    conn: &mut DbConnection,
+    added: &[(&Listing, SearchText)],
+) -> QueryResult<()> {
+    if added.is_empty() {
+        return Ok(());
+    }
+    let mut counts = PublishedCounts::default();
+    for (listing, text) in added {
+        text.index(conn, &listing.id, false)?;
+        sync_postings(conn, None, Some(listing), &mut counts)?;
+    }
+    counts.write(conn)?;
+    catalogue_state::changed(conn)
+}
+
+/// What the full-text index holds of a listing.
 fn indexed_text(l: &Listing) -> (&str, &str, &str) {
     (&l.title, &l.tags, &l.description)
 }
 
-/// Folds the main text into the search columns and the full-text index.
-fn write_search_text(conn: &mut DbConnection, l: &Listing, indexed: bool) -> QueryResult<()> {
-    let title = search::fold(&l.title);
-    let tags = search::fold(&l.tags.replace(',', " "));
-    let body = search::fold(&l.description);
-    diesel::update(listings::table.find(&l.id))
-        .set((
-            listings::search_title.eq(&title),
-            listings::search_tags.eq(&tags),
-            listings::search_body.eq(&body),
-        ))
-        .execute(conn)?;
-    if indexed {
-        search::index(conn, &l.id, &title, &tags, &body)
-    } else {
-        search::index_new(conn, &l.id, &title, &tags, &body)
+/// Changes of the published-listing counts per tag (`tag_stats`); the empty tag counts the
+/// listings themselves.
+#[derive(Debug, Default)]
+struct PublishedCounts(BTreeMap<String, i64>);
+
+impl PublishedCounts {
+    /// Counts a listing's tags with `sign` if it is published.
+    fn add(&mut self, listing: Option<&Listing>, sign: i64) {
+        if let Some(l) = listing.filter(|l| l.status == ListingStatus::Published) {
+            *self.0.entry(String::new()).or_default() += sign;
+            for tag in split_tags(&l.tags) {
+                *self.0.entry(tag).or_default() += sign;
+            }
+        }
+    }
+
+    fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
+        for (tag, change) in self.0.into_iter().filter(|(_, d)| *d != 0) {
+            tag::count_published(conn, &tag, change)?;
+        }
+        Ok(())
     }
 }
 
@@ -69,11 +130,12 @@ fn posting_fields(l: &Listing) -> impl PartialEq + '_ {
 }
 
 /// Keeps a listing's tag postings (one row per tag with the columns matching filters on)
-/// and the published-listing counts in `tag_stats` in step with the listing.
+/// in step with the listing, and notes how the published-listing counts change.
 fn sync_postings(
     conn: &mut DbConnection,
     before: Option<&Listing>,
     after: Option<&Listing>,
+    counts: &mut PublishedCounts,
 ) -> QueryResult<()> {
     if let (Some(b), Some(a)) = (before, after) {
         if posting_fields(b) == posting_fields(a) {
@@ -102,19 +164,8 @@ fn sync_postings(
                 .execute(conn)?;
         }
     }
-    // Published-listing counts: -1 for each tag the listing stops counting for, +1 for each
-    // it starts to; the empty tag counts the listings themselves.
-    let mut delta: BTreeMap<String, i64> = BTreeMap::new();
-    for (listing, sign) in [(before, -1), (after, 1)] {
-        if let Some(l) = listing.filter(|l| l.status == ListingStatus::Published) {
-            *delta.entry(String::new()).or_default() += sign;
-            for tag in split_tags(&l.tags) {
-                *delta.entry(tag).or_default() += sign;
-            }
-        }
-    }
-    for (tag, change) in delta.into_iter().filter(|(_, d)| *d != 0) {
-        tag::count_published(conn, &tag, change)?;
-    }
+    // -1 for each tag the listing stops counting for, +1 for each it starts to.
+    counts.add(before, -1);
+    counts.add(after, 1);
     Ok(())
 }

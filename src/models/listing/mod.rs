@@ -93,6 +93,60 @@ pub struct Listing {
     pub updated_at: NaiveDateTime,
 }
 
+/// A new listing's own fields, before it is stored.
+#[derive(Debug, Clone)]
+pub struct ListingFields {
+    pub kind: ListingKind,
+    pub category: ListingCategory,
+    pub title: String,
+    pub description: String,
+    /// The stored comma-joined form.
+    pub tags: String,
+    /// `None`: the organisation's industry.
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub trial_available: bool,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+impl ListingFields {
+    /// The row of a new listing in `status` (the API creates drafts; `mutua seed` stores
+    /// listings as if they had been through review): version 1, nothing pending.
+    pub fn into_row(
+        self,
+        id: String,
+        org_id: String,
+        org_industry: &str,
+        status: ListingStatus,
+        at: NaiveDateTime,
+    ) -> Listing {
+        Listing {
+            id,
+            org_id,
+            kind: self.kind,
+            category: self.category,
+            title: self.title,
+            description: self.description,
+            tags: self.tags,
+            industry: self.industry.unwrap_or_else(|| org_industry.to_owned()),
+            region: self.region,
+            trial_available: self.trial_available,
+            expires_at: self.expires_at,
+            status,
+            removed_from: None,
+            version: 1,
+            moderation_reason: None,
+            pending_title: None,
+            pending_description: None,
+            pending_tags: None,
+            submitted_at: (status != ListingStatus::Draft).then_some(at),
+            published_at: (status == ListingStatus::Published).then_some(at),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 /// An edit of a published listing's public text, waiting for review.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PendingChanges {

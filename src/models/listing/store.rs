@@ -3,7 +3,8 @@
 
 use diesel::prelude::*;
 
-use super::{derived, Listing, ListingUpdate};
+use super::derived::{self, SearchText};
+use super::{Listing, ListingUpdate};
 use crate::db::schema::listings;
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -12,10 +13,21 @@ use crate::models::{now, org};
 impl Listing {
     /// Stores a new listing with its derived data.
     pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        diesel::insert_into(listings::table)
-            .values(self)
-            .execute(conn)?;
-        derived::listing_changed(conn, None, Some(self))
+        Listing::insert_all(conn, std::slice::from_ref(self))
+    }
+
+    /// Stores new listings with their derived data (one statement per row; the tag counts
+    /// and the catalogue version once for all).
+    pub fn insert_all(conn: &mut DbConnection, listings: &[Listing]) -> QueryResult<()> {
+        let mut added = Vec::with_capacity(listings.len());
+        for listing in listings {
+            let text = SearchText::of(listing);
+            diesel::insert_into(listings::table)
+                .values((listing, &text))
+                .execute(conn)?;
+            added.push((listing, text));
+        }
+        derived::listings_added(conn, &added)
     }
 }
 

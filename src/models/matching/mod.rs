@@ -79,6 +79,17 @@ pub fn own_listings(
 /// newest postings keeps the cost of a match bounded while rare tags are read in full.
 pub const POSTINGS_PER_TAG: i64 = 50;
 
+/// Which postings [`candidates`] reads, as each dialect receives it.
+struct Wanted<'a> {
+    vocabulary: &'a Vocabulary,
+    /// Indices into `vocabulary`.
+    tags: &'a [u32],
+    kind: &'a str,
+    scope: &'a MatchScope,
+    exclude_org: &'a str,
+    now: NaiveDateTime,
+}
+
 /// Live listings of `kind` outside `exclude_org` (and outside suspended organisations)
 /// among the newest [`POSTINGS_PER_TAG`] such postings of each of `tags` (indices into
 /// `vocabulary`), each with the subset of `tags` it carries. Titles are left empty; see
@@ -92,14 +103,18 @@ pub fn candidates(
     exclude_org: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Candidate>> {
+    let wanted = Wanted {
+        vocabulary,
+        tags,
+        kind,
+        scope,
+        exclude_org,
+        now,
+    };
     // The one place matching chooses its dialect.
     let rows = match conn {
-        DbConnection::Sqlite(c) => {
-            sqlite::postings_per_tag(c, vocabulary, tags, kind, scope, exclude_org, now)?
-        }
-        DbConnection::Pg(c) => {
-            postgres::postings_lateral(c, vocabulary, tags, kind, scope, exclude_org, now)?
-        }
+        DbConnection::Sqlite(c) => sqlite::postings_per_tag(c, &wanted)?,
+        DbConnection::Pg(c) => postgres::postings_lateral(c, &wanted)?,
     };
     let mut at: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     let mut found: Vec<Candidate> = Vec::new();

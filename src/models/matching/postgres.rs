@@ -4,8 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use super::{MatchScope, POSTINGS_PER_TAG};
-use crate::matching::Vocabulary;
+use super::{MatchScope, Wanted, POSTINGS_PER_TAG};
 
 /// PostgreSQL: every tag in one statement (a LATERAL index range per tag), so a match costs
 /// one round trip instead of one per tag. The statement text is the same for every request
@@ -13,13 +12,16 @@ use crate::matching::Vocabulary;
 /// and PostgreSQL need not plan it again each time.
 pub(super) fn postings_lateral(
     conn: &mut diesel::PgConnection,
-    vocabulary: &Vocabulary,
-    tags: &[u32],
-    kind: &str,
-    scope: &MatchScope,
-    exclude_org: &str,
-    now: NaiveDateTime,
+    wanted: &Wanted,
 ) -> QueryResult<Vec<(String, String, u32)>> {
+    let Wanted {
+        vocabulary,
+        tags,
+        kind,
+        scope,
+        exclude_org,
+        now,
+    } = *wanted;
     if tags.is_empty() {
         return Ok(Vec::new());
     }

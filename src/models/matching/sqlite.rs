@@ -1,12 +1,10 @@
 //! Matching's candidate postings on SQLite.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use super::{MatchScope, POSTINGS_PER_TAG};
+use super::{Wanted, POSTINGS_PER_TAG};
 use crate::db::schema::{listing_tags, orgs};
-use crate::matching::Vocabulary;
 use crate::models::listing::ListingStatus;
 use crate::models::user::AccountStatus;
 
@@ -14,13 +12,16 @@ use crate::models::user::AccountStatus;
 /// no round trip, and diesel keeps the prepared statement for the next request).
 pub(super) fn postings_per_tag(
     conn: &mut diesel::SqliteConnection,
-    vocabulary: &Vocabulary,
-    tags: &[u32],
-    kind: &str,
-    scope: &MatchScope,
-    exclude_org: &str,
-    now: NaiveDateTime,
+    wanted: &Wanted,
 ) -> QueryResult<Vec<(String, String, u32)>> {
+    let Wanted {
+        vocabulary,
+        tags,
+        kind,
+        scope,
+        exclude_org,
+        now,
+    } = *wanted;
     let mut rows = Vec::new();
     for &index in tags {
         let tag = &vocabulary.tags[index as usize];
