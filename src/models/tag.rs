@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::schema::tag_stats;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, MultiBackend};
 
 /// Splits the stored comma-joined tags.
 pub fn split_tags(tags: &str) -> Vec<String> {
@@ -35,14 +35,24 @@ pub fn document_frequency(
     Ok((counts, published))
 }
 
-/// Adds `change` to the published-listing count of `tag` (the empty tag: of all listings).
-pub fn count_published(conn: &mut DbConnection, tag: &str, change: i64) -> QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO tag_stats (tag, published) VALUES ($1, $2) \
-         ON CONFLICT (tag) DO UPDATE SET published = tag_stats.published + excluded.published",
-    )
-    .bind::<Text, _>(tag)
-    .bind::<BigInt, _>(change)
-    .execute(conn)?;
+/// Adds each change to the published-listing count of its tag (the empty tag: of all
+/// listings), a statement per 100 tags. Callers pass the tags in order, so concurrent
+/// writers take the rows' locks in one order and cannot deadlock.
+pub fn count_published(conn: &mut DbConnection, changes: &[(String, i64)]) -> QueryResult<()> {
+    for chunk in changes.chunks(100) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let mut statement = diesel::sql_query(format!(
+            "INSERT INTO tag_stats (tag, published) VALUES {} \
+             ON CONFLICT (tag) DO UPDATE SET published = tag_stats.published + excluded.published",
+            rows.join(", ")
+        ))
+        .into_boxed::<MultiBackend>();
+        for (tag, change) in chunk {
+            statement = statement.bind::<Text, _>(tag).bind::<BigInt, _>(*change);
+        }
+        statement.execute(conn)?;
+    }
     Ok(())
 }

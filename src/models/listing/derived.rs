@@ -4,7 +4,8 @@
 //! with the listing, or search, matching and cached pages drift from it. Every write of a
 //! listing — the handlers, `mutua seed`, and tests that change a row behind the
 //! application's back — ends in [`listing_changed`] (or, for new rows, [`listings_added`]),
-//! inside the same transaction.
+//! inside the same transaction. The only thing written elsewhere is a new row's
+//! [`SearchText`], computed here and stored by the row's own INSERT (`store::insert_all`).
 
 use std::collections::BTreeMap;
 
@@ -113,11 +114,10 @@ impl PublishedCounts {
         }
     }
 
+    /// Writes the non-zero changes, in tag order.
     fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
-        for (tag, change) in self.0.into_iter().filter(|(_, d)| *d != 0) {
-            tag::count_published(conn, &tag, change)?;
-        }
-        Ok(())
+        let changes: Vec<(String, i64)> = self.0.into_iter().filter(|(_, d)| *d != 0).collect();
+        tag::count_published(conn, &changes)
     }
 }
 
@@ -148,7 +148,8 @@ fn sync_postings(
     }
     if let Some(l) = after {
         for tag in split_tags(&l.tags) {
-            diesel::insert_into(listing_tags::table)
+            // On the concrete connection (see `native!`): every listing write, and the seed.
+            crate::native!(conn, |c| diesel::insert_into(listing_tags::table)
                 .values((
                     listing_tags::listing_id.eq(&l.id),
                     listing_tags::tag.eq(tag),
@@ -161,7 +162,7 @@ fn sync_postings(
                     listing_tags::trial_available.eq(l.trial_available),
                     listing_tags::expires_at.eq(l.expires_at),
                 ))
-                .execute(conn)?;
+                .execute(c))?;
         }
     }
     // -1 for each tag the listing stops counting for, +1 for each it starts to.

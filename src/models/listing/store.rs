@@ -22,9 +22,10 @@ impl Listing {
         let mut added = Vec::with_capacity(listings.len());
         for listing in listings {
             let text = SearchText::of(listing);
-            diesel::insert_into(listings::table)
+            // On the concrete connection: this is the bulk path of `mutua seed`.
+            crate::native!(conn, |c| diesel::insert_into(listings::table)
                 .values((listing, &text))
-                .execute(conn)?;
+                .execute(c))?;
             added.push((listing, text));
         }
         derived::listings_added(conn, &added)
