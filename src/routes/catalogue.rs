@@ -67,9 +67,9 @@ fn bad(name: &str, value: &str, expected: &str) -> ApiError {
     ))
 }
 
-/// What each typed parameter must look like, for the 400 that names it.
-fn expected(name: &str) -> &'static str {
-    match name {
+/// What each parameter of a type other than text must look like, for the 400 that names it.
+fn typed(name: &str) -> Option<&'static str> {
+    Some(match name {
         "kind" => "offer or need",
         "category" => "expertise or resource",
         "status" => "a listing status",
@@ -77,8 +77,12 @@ fn expected(name: &str) -> &'static str {
         "org_id" => "a UUID",
         "sort" => "relevance or newest",
         "limit" => "an integer from 1 to 100",
-        _ => "a valid value",
-    }
+        _ => return None,
+    })
+}
+
+fn expected(name: &str) -> &'static str {
+    typed(name).unwrap_or("a valid value")
 }
 
 /// Parameters whose values are taken as sent; every other value is trimmed.
@@ -104,6 +108,14 @@ fn deserialize(pairs: Vec<(String, String)>) -> Result<CatalogueParams, ApiError
             (name, value)
         })
         .collect();
+    // The form decoder reads an empty number as absent; an empty typed value is refused
+    // like any other value that is not of its type.
+    if let Some((name, _)) = trimmed
+        .iter()
+        .find(|(name, value)| value.is_empty() && typed(name).is_some())
+    {
+        return Err(bad(name, "", expected(name)));
+    }
     let encoded = serde_html_form::to_string(&trimmed)
         .map_err(|_| ApiError::BadRequest("the query string cannot be read".into()))?;
     let form = serde_html_form::Deserializer::from_bytes(encoded.as_bytes());
@@ -358,6 +370,23 @@ mod tests {
         let detail = detail_of(&[("limit", "99999999999999999999")]);
         assert!(detail.starts_with("query parameter limit="), "{detail}");
         assert!(!detail.contains("invalid digit") && !detail.contains("variant"));
+    }
+
+    #[test]
+    fn empty_values_mean_what_they_meant_before() {
+        // Empty text filters are no filter; an empty enum, flag, id or limit is refused.
+        let parsed = parse(pairs(&[("industry", " "), ("region", ""), ("q", "")]))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((parsed.query.industry, parsed.query.region), (None, None));
+        for name in [
+            "kind", "category", "status", "trial", "org_id", "sort", "limit",
+        ] {
+            let detail = detail_of(&[(name, "")]);
+            assert!(
+                detail.starts_with(&format!("query parameter {name}=")),
+                "{detail}"
+            );
+        }
     }
 
     fn detail_of(list: &[(&str, &str)]) -> String {
