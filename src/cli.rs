@@ -249,15 +249,11 @@ fn serve(config: &Config) -> Result<(), String> {
 /// migrations it applied.
 fn open(config: &Config) -> Result<(Backend, db::PooledConnection, Vec<String>), String> {
     let backend = Backend::from_url(&config.database_url())?;
-    let pool = db::connect(
-        &backend,
-        1,
-        Duration::from_secs(config.db_timeout_secs.max(1)),
-    )?;
-    let mut conn = pool
+    let timeout = Duration::from_secs(config.db_timeout_secs.max(1));
+    let (pool, applied) = db::open(&backend, 1, timeout)?;
+    let conn = pool
         .get()
         .map_err(|e| format!("cannot open database connection: {e}"))?;
-    let applied = db::migrate(&mut conn)?;
     Ok((backend, conn, applied))
 }
 

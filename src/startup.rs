@@ -39,11 +39,7 @@ impl Application {
         let backend = settings.backend()?;
         let (size, timeout) = (settings.db_pool_size, settings.db_timeout);
         let pool = web::block(move || -> Result<Pool, String> {
-            let pool = db::connect(&backend, size, timeout)?;
-            let mut conn = pool
-                .get()
-                .map_err(|e| format!("cannot open database connection: {e}"))?;
-            let applied = db::migrate(&mut conn)?;
+            let (pool, applied) = db::open(&backend, size, timeout)?;
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied migrations");
             }

@@ -187,9 +187,15 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
-/// Builds the pool after one direct connection attempt, so an unreachable database is
-/// reported with its real reason instead of a pool time-out.
-pub fn connect(backend: &Backend, size: u32, timeout: Duration) -> Result<Pool, String> {
+/// Opens the database: one direct connection first, so an unreachable database is reported
+/// with its real reason instead of a pool time-out, which also applies the pending
+/// migrations (returned) before the pool opens its connections — on a new SQLite file the
+/// pool's connections would otherwise meet the migration's lock while they set up WAL.
+pub fn open(
+    backend: &Backend,
+    size: u32,
+    timeout: Duration,
+) -> Result<(Pool, Vec<String>), String> {
     if let Backend::Sqlite(path) = backend {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -204,8 +210,10 @@ pub fn connect(backend: &Backend, size: u32, timeout: Duration) -> Result<Pool, 
             one_line(&e.to_string())
         )
     })?;
+    let mut first = first;
+    let applied = migrate(&mut first)?;
     drop(first);
-    r2d2::Pool::builder()
+    let pool = r2d2::Pool::builder()
         .max_size(size.max(1))
         // All connections are opened at start: opening them under load (a PostgreSQL
         // connection takes milliseconds) stalls the first requests of a burst.
@@ -213,7 +221,8 @@ pub fn connect(backend: &Backend, size: u32, timeout: Duration) -> Result<Pool, 
         .connection_timeout(timeout)
         .test_on_check_out(false)
         .build(manager)
-        .map_err(|e| format!("cannot open database pool: {}", one_line(&e.to_string())))
+        .map_err(|e| format!("cannot open database pool: {}", one_line(&e.to_string())))?;
+    Ok((pool, applied))
 }
 
 fn one_line(text: &str) -> String {

@@ -1,5 +1,5 @@
 //! Schema parity: `migrations/sqlite` and `migrations/postgres` must build the same schema.
-//! Both trees are applied with the library's own `db::connect` + `db::migrate`, each schema
+//! Both trees are applied with the library's own `db::open` (which migrates), each schema
 //! is read back from its catalogue and reduced to comparable facts (one line each), and the
 //! two fact sets must be equal except for the differences listed in [`ALLOWED`].
 
@@ -92,9 +92,12 @@ fn sqlite_and_postgres_schemas_match() {
 /// Migrates a fresh database at `url` with the application's own code and reads its schema.
 fn migrated_schema(url: &str) -> Facts {
     let backend = db::Backend::from_url(url).expect("a supported database URL");
-    let pool = db::connect(&backend, 1, Duration::from_secs(10)).expect("database opens");
+    let (pool, applied) = db::open(&backend, 1, Duration::from_secs(10)).expect("database opens");
+    assert!(
+        !applied.is_empty(),
+        "a fresh database is migrated when it is opened"
+    );
     let mut conn = pool.get().expect("connection");
-    db::migrate(&mut conn).expect("migrations apply");
     match &mut *conn {
         DbConnection::Sqlite(c) => sqlite::facts(c),
         DbConnection::Pg(c) => postgres::facts(c),
