@@ -326,7 +326,9 @@ fn private_access(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::error::ApiError;
+    use crate::models::listing_search::SortOrder;
+    use crate::routes::catalogue::parse;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()

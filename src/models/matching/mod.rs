@@ -8,7 +8,11 @@
 //! statement, one round trip); [`candidates`] dispatches once on the connection.
 
 mod postgres;
+mod query;
 mod sqlite;
+
+use query::Wanted;
+pub use query::{MatchScope, POSTINGS_PER_TAG};
 
 use std::collections::HashMap;
 
@@ -20,16 +24,6 @@ use crate::db::DbConnection;
 use crate::matching::{Candidate, Vocabulary};
 use crate::models::listing::{ListingKind, ListingStatus};
 use crate::models::tag::split_tags;
-
-/// Which other listings may match.
-#[derive(Debug, Clone, Default)]
-pub struct MatchScope {
-    /// `None`: any industry.
-    pub industry: Option<String>,
-    pub region: Option<String>,
-    pub category: Option<String>,
-    pub trial: Option<bool>,
-}
 
 /// One of an organisation's own live listings.
 #[derive(Debug, Clone)]
@@ -72,22 +66,6 @@ pub fn own_listings(
             tags: split_tags(&tags),
         })
         .collect())
-}
-
-/// How many postings of one tag are read at most (the newest that pass the filters).
-/// Common tags are carried by a fixed share of a growing catalogue; reading only their
-/// newest postings keeps the cost of a match bounded while rare tags are read in full.
-pub const POSTINGS_PER_TAG: i64 = 50;
-
-/// Which postings [`candidates`] reads, as each dialect receives it.
-struct Wanted<'a> {
-    vocabulary: &'a Vocabulary,
-    /// Indices into `vocabulary`.
-    tags: &'a [u32],
-    kind: &'a str,
-    scope: &'a MatchScope,
-    exclude_org: &'a str,
-    now: NaiveDateTime,
 }
 
 /// Live listings of `kind` outside `exclude_org` (and outside suspended organisations)

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use super::{MatchScope, Wanted, POSTINGS_PER_TAG};
+use super::query::{MatchScope, Wanted, POSTINGS_PER_TAG};
 
 /// PostgreSQL: every tag in one statement (a LATERAL index range per tag), so a match costs
 /// one round trip instead of one per tag. The statement text is the same for every request

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use super::{Wanted, POSTINGS_PER_TAG};
+use super::query::{Wanted, POSTINGS_PER_TAG};
 use crate::db::schema::{listing_tags, orgs};
 use crate::models::listing::ListingStatus;
 use crate::models::user::AccountStatus;
