@@ -1,10 +1,9 @@
 //! Matching's candidate postings on PostgreSQL.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use super::query::{MatchScope, Wanted, POSTINGS_PER_TAG};
+use super::query::{Wanted, POSTINGS_PER_TAG};
 
 /// PostgreSQL: every tag in one statement (a LATERAL index range per tag), so a match costs
 /// one round trip instead of one per tag. The statement text is the same for every request
@@ -14,26 +13,17 @@ pub(super) fn postings_lateral(
     conn: &mut diesel::PgConnection,
     wanted: &Wanted,
 ) -> QueryResult<Vec<(String, String, u32)>> {
-    let Wanted {
-        vocabulary,
-        tags,
-        kind,
-        scope,
-        exclude_org,
-        now,
-    } = *wanted;
-    if tags.is_empty() {
+    let vocabulary = wanted.vocabulary;
+    if wanted.tags.is_empty() {
         return Ok(Vec::new());
     }
     let query = LateralPostings {
-        tags: tags
+        tags: wanted
+            .tags
             .iter()
             .map(|&t| vocabulary.tags[t as usize].clone())
             .collect(),
-        kind,
-        exclude_org,
-        now,
-        scope,
+        wanted,
     };
     let rows: Vec<(String, String, String)> = query.load(conn)?;
     Ok(rows
@@ -47,11 +37,9 @@ pub(super) fn postings_lateral(
 
 /// The statement of [`postings_lateral`].
 struct LateralPostings<'a> {
+    /// The wanted tags by name, bound as one array.
     tags: Vec<String>,
-    kind: &'a str,
-    exclude_org: &'a str,
-    now: NaiveDateTime,
-    scope: &'a MatchScope,
+    wanted: &'a Wanted<'a>,
 }
 
 impl diesel::query_builder::QueryId for LateralPostings<'_> {
@@ -77,16 +65,16 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LateralPostings<'_
              FROM listing_tags AS p WHERE p.tag = wanted.tag AND p.status = 'published' \
              AND p.kind = ",
         );
-        out.push_bind_param::<Text, _>(self.kind)?;
+        out.push_bind_param::<Text, _>(self.wanted.kind)?;
         out.push_sql(" AND p.org_id <> ");
-        out.push_bind_param::<Text, _>(self.exclude_org)?;
+        out.push_bind_param::<Text, _>(self.wanted.exclude_org)?;
         out.push_sql(" AND (p.expires_at IS NULL OR p.expires_at > ");
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_bind_param::<Timestamp, _>(&self.wanted.now)?;
         out.push_sql(") AND p.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')");
         for (column, value) in [
-            ("industry", &self.scope.industry),
-            ("region", &self.scope.region),
-            ("category", &self.scope.category),
+            ("industry", &self.wanted.scope.industry),
+            ("region", &self.wanted.scope.region),
+            ("category", &self.wanted.scope.category),
         ] {
             out.push_sql(" AND (CAST(");
             out.push_bind_param::<Nullable<Text>, _>(value)?;
@@ -95,9 +83,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LateralPostings<'_
             out.push_sql(")");
         }
         out.push_sql(" AND (CAST(");
-        out.push_bind_param::<Nullable<Bool>, _>(&self.scope.trial)?;
+        out.push_bind_param::<Nullable<Bool>, _>(&self.wanted.scope.trial)?;
         out.push_sql(" AS BOOLEAN) IS NULL OR p.trial_available = ");
-        out.push_bind_param::<Nullable<Bool>, _>(&self.scope.trial)?;
+        out.push_bind_param::<Nullable<Bool>, _>(&self.wanted.scope.trial)?;
         out.push_sql(&format!(
             ") ORDER BY p.listing_id DESC LIMIT {POSTINGS_PER_TAG}) AS found"
         ));

@@ -14,17 +14,10 @@ pub(super) fn postings_per_tag(
     conn: &mut diesel::SqliteConnection,
     wanted: &Wanted,
 ) -> QueryResult<Vec<(String, String, u32)>> {
-    let Wanted {
-        vocabulary,
-        tags,
-        kind,
-        scope,
-        exclude_org,
-        now,
-    } = *wanted;
+    let (scope, now) = (wanted.scope, wanted.now);
     let mut rows = Vec::new();
-    for &index in tags {
-        let tag = &vocabulary.tags[index as usize];
+    for &index in wanted.tags {
+        let tag = &wanted.vocabulary.tags[index as usize];
         // One statement text whatever the filters (an absent filter is a bound `true`), so
         // diesel keeps one prepared statement and need not render SQL to find it.
         let suspended = orgs::table
@@ -33,9 +26,9 @@ pub(super) fn postings_per_tag(
         let any = |absent: bool| absent.into_sql::<Bool>();
         let query = listing_tags::table
             .filter(listing_tags::tag.eq(tag))
-            .filter(listing_tags::kind.eq(kind))
+            .filter(listing_tags::kind.eq(wanted.kind))
             .filter(listing_tags::status.eq(ListingStatus::Published))
-            .filter(listing_tags::org_id.ne(exclude_org))
+            .filter(listing_tags::org_id.ne(wanted.exclude_org))
             .filter(
                 listing_tags::expires_at
                     .is_null()
