@@ -203,14 +203,13 @@ pub fn open(
         }
     }
     let manager = ConnectionManager::new(backend.clone());
-    let first = r2d2::ManageConnection::connect(&manager).map_err(|e| {
+    let mut first = r2d2::ManageConnection::connect(&manager).map_err(|e| {
         format!(
             "cannot connect to database {}: {}",
             backend.display_url(),
             one_line(&e.to_string())
         )
     })?;
-    let mut first = first;
     let applied = migrate(&mut first)?;
     drop(first);
     let pool = r2d2::Pool::builder()
