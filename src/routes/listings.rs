@@ -270,16 +270,14 @@ async fn update_listing(
         trial_available: body.trial_available,
         expires_at,
     };
-    let listing = owner_action(
+    owner_update(
         &state,
         principal,
         id,
         Action::Edit(edit),
         if_match.expected(),
     )
-    .await?
-    .ok_or_else(|| ApiError::Internal("an edit never deletes".into()))?;
-    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+    .await
 }
 
 /// Deletes a draft, rejected or archived listing.
@@ -325,10 +323,7 @@ async fn submit_listing(
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let listing = owner_action(&state, principal, id, Action::Submit, None)
-        .await?
-        .ok_or_else(|| ApiError::Internal("a submission never deletes".into()))?;
-    listing_response(actix_web::http::StatusCode::OK, &listing, true)
+    owner_update(&state, principal, id, Action::Submit, None).await
 }
 
 /// Archives a published listing: it leaves search and matching (any pending edit is dropped).
@@ -350,9 +345,20 @@ async fn archive_listing(
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let listing = owner_action(&state, principal, id, Action::Archive, None)
+    owner_update(&state, principal, id, Action::Archive, None).await
+}
+
+/// An owner's action that keeps the listing, answered with the updated listing.
+async fn owner_update(
+    state: &AppState,
+    principal: Principal,
+    id: String,
+    action: Action,
+    expected: Option<i32>,
+) -> ApiResult<HttpResponse> {
+    let listing = owner_action(state, principal, id, action, expected)
         .await?
-        .ok_or_else(|| ApiError::Internal("archiving never deletes".into()))?;
+        .ok_or_else(|| ApiError::Internal("only a deletion removes the listing".into()))?;
     listing_response(actix_web::http::StatusCode::OK, &listing, true)
 }
 
