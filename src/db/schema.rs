@@ -198,6 +198,125 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    proposals (id) {
+        id -> Text,
+        from_org_id -> Text,
+        to_org_id -> Text,
+        kind -> Text,
+        confidential -> Bool,
+        status -> Text,
+        latest_revision -> Integer,
+        expires_at -> Nullable<Timestamp>,
+        agreement_id -> Nullable<Text>,
+        closed_reason -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    proposal_revisions (proposal_id, number) {
+        proposal_id -> Text,
+        number -> Integer,
+        author_org_id -> Text,
+        author_user_id -> Nullable<Text>,
+        terms -> Text,
+        message -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agreements (id) {
+        id -> Text,
+        proposal_id -> Text,
+        revision -> Integer,
+        from_org_id -> Text,
+        to_org_id -> Text,
+        kind -> Text,
+        confidential -> Bool,
+        status -> Text,
+        terms -> Text,
+        terms_salt -> Text,
+        terms_commitment -> Text,
+        from_confirmed_at -> Nullable<Timestamp>,
+        to_confirmed_at -> Nullable<Timestamp>,
+        cancelled_by_org_id -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agreement_items (agreement_id, position) {
+        agreement_id -> Text,
+        position -> Integer,
+        giver_org_id -> Text,
+        receiver_org_id -> Text,
+        category -> Text,
+    }
+}
+
+diesel::table! {
+    endorsements (id) {
+        id -> Text,
+        agreement_id -> Text,
+        author_org_id -> Text,
+        endorsed_org_id -> Text,
+        author_user_id -> Nullable<Text>,
+        text -> Text,
+        removed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_blocks (org_id, blocked_org_id) {
+        org_id -> Text,
+        blocked_org_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    log_state (id) {
+        id -> Integer,
+        size -> BigInt,
+    }
+}
+
+diesel::table! {
+    log_leaves (leaf_index) {
+        leaf_index -> BigInt,
+        agreement_id -> Text,
+        event -> Text,
+        logged_at -> Timestamp,
+        leaf_input -> Text,
+        leaf_hash -> Text,
+    }
+}
+
+diesel::table! {
+    log_hashes (hash_index) {
+        hash_index -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    log_signing_keys (origin) {
+        origin -> Text,
+        signing_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(memberships -> orgs (org_id));
@@ -206,6 +325,9 @@ diesel::joinable!(invitations -> orgs (org_id));
 diesel::joinable!(api_keys -> orgs (org_id));
 diesel::joinable!(listings -> orgs (org_id));
 diesel::joinable!(listing_tags -> listings (listing_id));
+diesel::joinable!(proposal_revisions -> proposals (proposal_id));
+diesel::joinable!(agreement_items -> agreements (agreement_id));
+diesel::joinable!(endorsements -> agreements (agreement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -223,4 +345,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalogue_state,
     reports,
     modlog,
+    proposals,
+    proposal_revisions,
+    agreements,
+    agreement_items,
+    endorsements,
+    org_blocks,
+    log_state,
+    log_leaves,
+    log_hashes,
+    log_signing_keys,
 );

@@ -1,0 +1,11 @@
+DROP INDEX reports_target;
+DROP TABLE log_signing_keys;
+DROP TABLE log_hashes;
+DROP TABLE log_leaves;
+DROP TABLE log_state;
+DROP TABLE org_blocks;
+DROP TABLE endorsements;
+DROP TABLE agreement_items;
+DROP TABLE agreements;
+DROP TABLE proposal_revisions;
+DROP TABLE proposals;
