@@ -160,6 +160,38 @@ struct Config {
         global = true
     )]
     submissions_per_day: u32,
+    /// Open proposals one organisation may have to another at a time.
+    #[arg(
+        long,
+        env = "MUTUA_OPEN_PROPOSALS_PER_PARTNER",
+        default_value_t = 3,
+        global = true
+    )]
+    open_proposals_per_partner: u32,
+    /// Declines within the decline window after which a proposer must wait (0: never).
+    #[arg(
+        long,
+        env = "MUTUA_DECLINES_BEFORE_COOLDOWN",
+        default_value_t = 2,
+        global = true
+    )]
+    declines_before_cooldown: u32,
+    /// Days in which those declines count.
+    #[arg(
+        long,
+        env = "MUTUA_DECLINE_WINDOW_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    decline_window_days: u32,
+    /// Days a proposer then waits before proposing to that organisation again.
+    #[arg(
+        long,
+        env = "MUTUA_DECLINE_COOLDOWN_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    decline_cooldown_days: u32,
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(
         long,
@@ -202,6 +234,12 @@ impl Config {
         s.workers = self.workers;
         s.listing_quota = self.listing_quota;
         s.submissions_per_day = self.submissions_per_day;
+        s.proposal_limits = settings::ProposalLimits {
+            open_per_partner: self.open_proposals_per_partner.max(1),
+            declines_before_cooldown: self.declines_before_cooldown,
+            decline_window: chrono::Duration::days(self.decline_window_days.into()),
+            decline_cooldown: chrono::Duration::days(self.decline_cooldown_days.into()),
+        };
         s.shutdown_timeout = Duration::from_secs(self.shutdown_timeout_secs);
         Ok(s)
     }

@@ -40,6 +40,30 @@ impl Default for RateLimits {
     }
 }
 
+/// The no-pressure limits on proposals between two organisations.
+#[derive(Debug, Clone)]
+pub struct ProposalLimits {
+    /// Open proposals one organisation may have to another at a time.
+    pub open_per_partner: u32,
+    /// Declines (within `decline_window`) after which the proposer must wait.
+    pub declines_before_cooldown: u32,
+    /// The window in which those declines count.
+    pub decline_window: chrono::Duration,
+    /// How long the proposer then waits before proposing to that organisation again.
+    pub decline_cooldown: chrono::Duration,
+}
+
+impl Default for ProposalLimits {
+    fn default() -> Self {
+        ProposalLimits {
+            open_per_partner: 3,
+            declines_before_cooldown: 2,
+            decline_window: chrono::Duration::days(30),
+            decline_cooldown: chrono::Duration::days(30),
+        }
+    }
+}
+
 /// Everything the application needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -77,6 +101,8 @@ pub struct Settings {
     pub listing_quota: u32,
     /// Listing submissions for review per organisation per day.
     pub submissions_per_day: u32,
+    /// The no-pressure limits on proposals.
+    pub proposal_limits: ProposalLimits,
 }
 
 /// Shortest accepted signing secret.
@@ -103,6 +129,7 @@ impl Settings {
             workers: 0,
             listing_quota: 200,
             submissions_per_day: 50,
+            proposal_limits: ProposalLimits::default(),
         }
     }
 

@@ -124,39 +124,81 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Reads a body up to the configured limit; `required` bodies must be declared JSON, an
+/// optional one only when it is not empty.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<(bool, Vec<u8>), ApiError>> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.body_limit)
+        .unwrap_or(FALLBACK_LIMIT);
+    let json = is_json(req);
+    let declared = declared_length(req);
+    let mut payload = payload.take();
+    async move {
+        let too_large =
+            || ApiError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"));
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::BadRequest(format!("unreadable request body: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((json, body))
+    }
+}
+
+fn not_json() -> ApiError {
+    ApiError::UnsupportedMediaType(
+        "the request body must be JSON (Content-Type: application/json)".into(),
+    )
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.settings.body_limit)
-            .unwrap_or(FALLBACK_LIMIT);
         let json = is_json(req);
-        let declared = declared_length(req);
-        let mut payload = payload.take();
+        let body = read_body(req, payload);
         Box::pin(async move {
             if !json {
-                return Err(ApiError::UnsupportedMediaType(
-                    "the request body must be JSON (Content-Type: application/json)".into(),
-                ));
+                return Err(not_json());
             }
-            let too_large =
-                || ApiError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"));
-            if declared.is_some_and(|n| n > limit) {
-                return Err(too_large());
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::BadRequest(format!("unreadable request body: {e}")))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let (_, body) = body.await?;
             parse(&body).map(Json)
+        })
+    }
+}
+
+/// A JSON body that may be left out: an empty body is `None`; anything else must be a
+/// valid JSON object of type `T`, checked as strictly as [`Json`] (never silently ignored).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload);
+        Box::pin(async move {
+            let (json, body) = body.await?;
+            if body.is_empty() {
+                return Ok(OptionalJson(None));
+            }
+            if !json {
+                return Err(not_json());
+            }
+            parse(&body).map(|v| OptionalJson(Some(v)))
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Model types and the queries that belong to them; every query takes `&mut DbConnection`
 //! so it runs inside or outside a transaction alike.
 
+pub mod agreement;
 pub mod api_key;
 pub mod catalogue_state;
 pub mod effects;
@@ -12,6 +13,8 @@ pub mod matching;
 pub mod membership;
 pub mod modlog;
 pub mod org;
+pub mod party;
+pub mod proposal;
 pub mod rate_limit;
 pub mod report;
 pub mod session;

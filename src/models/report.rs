@@ -1,4 +1,5 @@
-//! Reports of abuse against listings, organisations, users and agreements.
+//! Reports of abuse against listings, organisations, users, proposals, agreements and
+//! endorsements.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -18,6 +19,8 @@ text_enum! {
         Org => "org",
         User => "user",
         Agreement => "agreement",
+        Proposal => "proposal",
+        Endorsement => "endorsement",
     }
 }
 
@@ -54,6 +57,8 @@ text_enum! {
         SuspendOrg => "suspend_org",
         /// Suspend the reported user.
         SuspendUser => "suspend_user",
+        /// Take the reported endorsement off the endorsed organisation's profile.
+        RemoveEndorsement => "remove_endorsement",
     }
 }
 
