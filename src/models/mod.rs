@@ -3,8 +3,10 @@
 
 pub mod agreement;
 pub mod api_key;
+pub mod block;
 pub mod catalogue_state;
 pub mod effects;
+pub mod endorsement;
 pub mod idempotency;
 pub mod invitation;
 pub mod listing;
@@ -16,6 +18,7 @@ pub mod org;
 pub mod party;
 pub mod proposal;
 pub mod rate_limit;
+pub mod reciprocity;
 pub mod report;
 pub mod session;
 pub mod tag;

@@ -30,6 +30,7 @@ text_enum! {
         UnsuspendUser => "unsuspend_user",
         ResolveReport => "resolve_report",
         SetPlatformRole => "set_platform_role",
+        RemoveEndorsement => "remove_endorsement",
     }
 }
 
@@ -40,6 +41,7 @@ text_enum! {
         Org => "org",
         User => "user",
         Report => "report",
+        Endorsement => "endorsement",
     }
 }
 
@@ -63,9 +65,9 @@ pub struct ModlogView {
     pub id: uuid::Uuid,
     /// e.g. `approve_listing`, `reject_listing`, `remove_listing`, `restore_listing`,
     /// `suspend_org`, `unsuspend_org`, `suspend_user`, `unsuspend_user`, `resolve_report`,
-    /// `set_platform_role`.
+    /// `set_platform_role`, `remove_endorsement`.
     pub action: String,
-    /// `listing`, `org`, `user` or `report`.
+    /// `listing`, `org`, `user`, `report` or `endorsement`.
     pub target_type: String,
     pub target_id: String,
     pub reason: Option<String>,
@@ -199,6 +201,17 @@ impl ModAction {
             ModTarget::Report,
             report_id,
             reason,
+        )
+    }
+
+    /// An endorsement taken off the endorsed organisation's profile.
+    pub fn remove_endorsement(actor_id: &str, endorsement_id: &str, reason: &str) -> ModAction {
+        Self::new(
+            actor_id,
+            ModActionKind::RemoveEndorsement,
+            ModTarget::Endorsement,
+            endorsement_id,
+            Some(reason),
         )
     }
 

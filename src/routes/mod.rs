@@ -1,8 +1,11 @@
 //! Every route of `/api/v1`, wired in one place, grouped by resource.
 
+pub mod agreements;
 pub mod api_keys;
 pub mod auth;
+pub mod blocks;
 pub mod catalogue;
+pub mod endorsements;
 pub mod invitations;
 pub mod listings;
 pub mod matches;
@@ -12,6 +15,9 @@ pub mod moderation;
 pub mod modlog;
 pub mod ops;
 pub mod orgs;
+pub mod proposal_actions;
+pub mod proposals;
+pub mod reciprocity;
 pub mod reports;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
@@ -35,6 +41,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
     moderation::configure(cfg);
     reports::configure(cfg);
     modlog::configure(cfg);
+    proposals::configure(cfg);
+    proposal_actions::configure(cfg);
+    agreements::configure(cfg);
+    endorsements::configure(cfg);
+    reciprocity::configure(cfg);
+    blocks::configure(cfg);
 }
 
 /// Adds every documented route to an app; shared by the server and `mutua openapi`.

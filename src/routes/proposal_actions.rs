@@ -124,11 +124,12 @@ async fn counter_proposal(
     let body = body.into_inner();
     let scope = principal.scope();
     let route = format!("POST /proposals/{id}/counter");
+    let (asked_terms, asked_message) = (body.terms.clone(), body.message.clone());
     idempotency::create(&state.pool, scope, key, &route, &body, &[], move |conn| {
         let (proposal, side) = lock_for_action(conn, &principal, &id)?;
         let mut checks = Checks::new();
-        let terms = check_terms(&mut checks, proposal.kind, &body.terms);
-        let message = check_message(&mut checks, &body.message);
+        let terms = check_terms(&mut checks, proposal.kind, &asked_terms);
+        let message = check_message(&mut checks, &asked_message);
         checks.finish()?;
         let (current, _) = state_of(conn, &proposal)?;
         let Outcome::Revised { number } = lifecycle::transition(current, side, Action::Counter)?

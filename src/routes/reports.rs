@@ -14,6 +14,10 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
+use crate::auth::parties::standing;
+use crate::models::agreement::Agreement;
+use crate::models::endorsement::Endorsement;
+use crate::models::proposal::Proposal;
 use crate::models::listing::lifecycle::Action;
 use crate::models::listing::Listing;
 use crate::models::modlog::ModAction;
@@ -90,8 +94,22 @@ fn check_target(
         TargetType::User => {
             User::find(conn, id)?.ok_or_else(missing)?;
         }
-        // Agreements arrive with the agreements capability; until then none exists.
-        TargetType::Agreement => return Err(missing()),
+        // Every agreement's existence and parties are public (the log names them).
+        TargetType::Agreement => {
+            Agreement::find(conn, id)?.ok_or_else(missing)?;
+        }
+        // Only the parties know a proposal; reporting it lets moderators read it.
+        TargetType::Proposal => {
+            let principal = crate::auth::Principal::User(user.clone());
+            let proposal = Proposal::find(conn, id)?.ok_or_else(missing)?;
+            let standing = standing(conn, Some(&principal), &proposal.from_org_id, &proposal.to_org_id)?;
+            if !standing.is_party() {
+                return Err(missing());
+            }
+        }
+        TargetType::Endorsement => {
+            Endorsement::find_shown(conn, id)?.ok_or_else(missing)?;
+        }
     }
     Ok(())
 }
@@ -356,6 +374,14 @@ fn apply_resolution(
         }
         (Resolution::SuspendUser, TargetType::User) => {
             moderation::set_user_status(conn, actor, &report.target_id, true, note)?;
+        }
+        (Resolution::RemoveEndorsement, TargetType::Endorsement) => {
+            if !Endorsement::remove(conn, &report.target_id, now())? {
+                return Err(ApiError::Conflict(
+                    "this endorsement has already been taken down".into(),
+                ));
+            }
+            ModAction::remove_endorsement(&actor.id, &report.target_id, note).record(conn)?;
         }
         _ => return Err(unfit()),
     }

@@ -122,7 +122,7 @@ impl Terms {
 /// Checks terms for a proposal of `kind` and returns them trimmed. Field paths are
 /// `terms.from_gives[0].description` etc.
 pub fn check_terms(checks: &mut Checks, kind: ProposalKind, terms: &Terms) -> Terms {
-    let mut side = |name: &str, items: &[Item], checks: &mut Checks| -> Vec<Item> {
+    let side = |name: &str, items: &[Item], checks: &mut Checks| -> Vec<Item> {
         let field = format!("terms.{name}");
         if items.len() > MAX_ITEMS {
             checks.fail(&field, format!("must hold at most {MAX_ITEMS} items"));
