@@ -61,11 +61,7 @@ pub fn balance(conn: &mut DbConnection, org_id: &str) -> Result<Reciprocity, Api
         .select((agreements::confidential, count_star()))
         .load(conn)?;
     let completed = counts.iter().map(|(_, n)| n).sum();
-    let confidential = counts
-        .iter()
-        .filter(|(c, _)| *c)
-        .map(|(_, n)| *n)
-        .sum();
+    let confidential = counts.iter().filter(|(c, _)| *c).map(|(_, n)| *n).sum();
 
     let counted = agreement_items::table
         .inner_join(agreements::table)
@@ -131,7 +127,13 @@ struct Tally {
     received: Vec<(ItemCategory, i64)>,
 }
 
-type StatusRow = (String, AgreementStatus, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
+type StatusRow = (
+    String,
+    AgreementStatus,
+    i64,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
 
 /// Every partner of `org_id`, the most recent first (then by id).
 pub fn partners(conn: &mut DbConnection, org_id: &str) -> Result<Vec<Partner>, ApiError> {
@@ -190,10 +192,18 @@ pub fn partners(conn: &mut DbConnection, org_id: &str) -> Result<Vec<Partner>, A
         ))
         .load(conn)?;
     for (partner, category, n) in given {
-        tallies.entry(partner).or_default().given.push((category, n));
+        tallies
+            .entry(partner)
+            .or_default()
+            .given
+            .push((category, n));
     }
     for (partner, category, n) in received {
-        tallies.entry(partner).or_default().received.push((category, n));
+        tallies
+            .entry(partner)
+            .or_default()
+            .received
+            .push((category, n));
     }
 
     let ids: Vec<&str> = tallies.keys().map(String::as_str).collect();
@@ -212,7 +222,10 @@ pub fn partners(conn: &mut DbConnection, org_id: &str) -> Result<Vec<Partner>, A
         };
         out.push(Partner {
             org_id: parse_uuid(&partner)?,
-            name: names.get(&partner).map(|(n, _)| n.clone()).unwrap_or_default(),
+            name: names
+                .get(&partner)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default(),
             agreements: tally.counts,
             first_agreement_at: utc(first),
             last_agreement_at: utc(last),

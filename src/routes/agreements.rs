@@ -173,7 +173,14 @@ async fn complete_agreement(
     principal: Principal,
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
-    act(&state, principal, path.into_inner(), Action::Complete, String::new()).await
+    act(
+        &state,
+        principal,
+        path.into_inner(),
+        Action::Complete,
+        String::new(),
+    )
+    .await
 }
 
 /// Cancels an active agreement (either side), with a reason both parties read;

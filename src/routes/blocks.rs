@@ -60,7 +60,10 @@ async fn create_block(
         db::write_transaction(conn, |conn| {
             authorize_org(conn, &principal, &org_id, OrgNeed::Write)?;
             if blocked == org_id {
-                return Err(ApiError::field("org_id", "an organisation cannot block itself"));
+                return Err(ApiError::field(
+                    "org_id",
+                    "an organisation cannot block itself",
+                ));
             }
             if Org::find(conn, &blocked)?.is_none() {
                 return Err(ApiError::field("org_id", "no such organisation"));

@@ -19,7 +19,9 @@ use crate::http::validate::Checks;
 use crate::models::agreement;
 use crate::models::party::Side;
 use crate::models::proposal::lifecycle::{self, Action, Outcome, State};
-use crate::models::proposal::{check_terms, Proposal, ProposalStatus, ProposalView, Revision, Terms};
+use crate::models::proposal::{
+    check_terms, Proposal, ProposalStatus, ProposalView, Revision, Terms,
+};
 use crate::models::{new_id, now};
 
 /// Routes of this module.
@@ -232,7 +234,14 @@ async fn decline_proposal(
     path: web::Path<uuid::Uuid>,
     body: OptionalJson<CloseRequest>,
 ) -> ApiResult<HttpResponse> {
-    close(&state, principal, path.into_inner(), Action::Decline, body.0).await
+    close(
+        &state,
+        principal,
+        path.into_inner(),
+        Action::Decline,
+        body.0,
+    )
+    .await
 }
 
 /// Withdraws the proposal (the side that wrote the latest revision), with an optional
@@ -258,7 +267,14 @@ async fn withdraw_proposal(
     path: web::Path<uuid::Uuid>,
     body: OptionalJson<CloseRequest>,
 ) -> ApiResult<HttpResponse> {
-    close(&state, principal, path.into_inner(), Action::Withdraw, body.0).await
+    close(
+        &state,
+        principal,
+        path.into_inner(),
+        Action::Withdraw,
+        body.0,
+    )
+    .await
 }
 
 async fn close(
@@ -270,11 +286,7 @@ async fn close(
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
     let mut checks = Checks::new();
-    let reason = checks.optional_text(
-        "reason",
-        body.unwrap_or_default().reason.as_deref(),
-        1000,
-    );
+    let reason = checks.optional_text("reason", body.unwrap_or_default().reason.as_deref(), 1000);
     checks.finish()?;
     let view = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {

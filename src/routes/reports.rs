@@ -8,20 +8,20 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
+use crate::auth::parties::standing;
 use crate::auth::{is_insider, AuthUser, Moderator};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
-use crate::auth::parties::standing;
 use crate::models::agreement::Agreement;
 use crate::models::endorsement::Endorsement;
-use crate::models::proposal::Proposal;
 use crate::models::listing::lifecycle::Action;
 use crate::models::listing::Listing;
 use crate::models::modlog::ModAction;
 use crate::models::org::Org;
+use crate::models::proposal::Proposal;
 use crate::models::report::{
     Report, ReportFilter, ReportReason, ReportStatus, ReportView, Resolution, TargetType,
 };
@@ -102,7 +102,12 @@ fn check_target(
         TargetType::Proposal => {
             let principal = crate::auth::Principal::User(user.clone());
             let proposal = Proposal::find(conn, id)?.ok_or_else(missing)?;
-            let standing = standing(conn, Some(&principal), &proposal.from_org_id, &proposal.to_org_id)?;
+            let standing = standing(
+                conn,
+                Some(&principal),
+                &proposal.from_org_id,
+                &proposal.to_org_id,
+            )?;
             if !standing.is_party() {
                 return Err(missing());
             }

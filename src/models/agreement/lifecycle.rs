@@ -114,12 +114,48 @@ mod tests {
         use Outcome::*;
         // (from confirmed, to confirmed, side, action) → outcome or refusal
         let table: [(bool, bool, Side, Action, Result<Outcome, Refusal>); 12] = [
-            (false, false, Side::From, Action::Complete, Ok(Confirmed { completed: false })),
-            (false, false, Side::To, Action::Complete, Ok(Confirmed { completed: false })),
-            (true, false, Side::To, Action::Complete, Ok(Confirmed { completed: true })),
-            (false, true, Side::From, Action::Complete, Ok(Confirmed { completed: true })),
-            (true, false, Side::From, Action::Complete, Err(Refusal::AlreadyConfirmed)),
-            (false, true, Side::To, Action::Complete, Err(Refusal::AlreadyConfirmed)),
+            (
+                false,
+                false,
+                Side::From,
+                Action::Complete,
+                Ok(Confirmed { completed: false }),
+            ),
+            (
+                false,
+                false,
+                Side::To,
+                Action::Complete,
+                Ok(Confirmed { completed: false }),
+            ),
+            (
+                true,
+                false,
+                Side::To,
+                Action::Complete,
+                Ok(Confirmed { completed: true }),
+            ),
+            (
+                false,
+                true,
+                Side::From,
+                Action::Complete,
+                Ok(Confirmed { completed: true }),
+            ),
+            (
+                true,
+                false,
+                Side::From,
+                Action::Complete,
+                Err(Refusal::AlreadyConfirmed),
+            ),
+            (
+                false,
+                true,
+                Side::To,
+                Action::Complete,
+                Err(Refusal::AlreadyConfirmed),
+            ),
             (false, false, Side::From, Action::Cancel, Ok(Cancelled)),
             (false, false, Side::To, Action::Cancel, Ok(Cancelled)),
             (true, false, Side::From, Action::Cancel, Ok(Cancelled)),
@@ -155,6 +191,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(AgreementStatus::ALL.len(), 3, "a new status needs rows here");
+        assert_eq!(
+            AgreementStatus::ALL.len(),
+            3,
+            "a new status needs rows here"
+        );
     }
 }

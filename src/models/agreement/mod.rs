@@ -152,7 +152,11 @@ impl Agreement {
     }
 
     /// The agreement as `party` (true: a member or key of either side) sees it.
-    pub fn view(&self, party: bool, log_entries: Vec<LogEntryRef>) -> Result<AgreementView, ApiError> {
+    pub fn view(
+        &self,
+        party: bool,
+        log_entries: Vec<LogEntryRef>,
+    ) -> Result<AgreementView, ApiError> {
         let terms = if party || !self.confidential {
             Some(self.terms()?)
         } else {
@@ -173,8 +177,16 @@ impl Agreement {
             terms_salt: party.then(|| self.terms_salt.clone()),
             from_confirmed_at: self.from_confirmed_at.map(utc),
             to_confirmed_at: self.to_confirmed_at.map(utc),
-            cancelled_by_org_id: self.cancelled_by_org_id.as_deref().map(parse_uuid).transpose()?,
-            cancel_reason: if party { self.cancel_reason.clone() } else { None },
+            cancelled_by_org_id: self
+                .cancelled_by_org_id
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?,
+            cancel_reason: if party {
+                self.cancel_reason.clone()
+            } else {
+                None
+            },
             created_at: utc(self.created_at),
             completed_at: self.completed_at.map(utc),
             cancelled_at: self.cancelled_at.map(utc),

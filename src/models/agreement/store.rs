@@ -22,9 +22,7 @@ pub struct AgreementFilter {
 }
 
 fn lost_race() -> ApiError {
-    ApiError::Conflict(
-        "the agreement changed while this request was handled; read it again".into(),
-    )
+    ApiError::Conflict("the agreement changed while this request was handled; read it again".into())
 }
 
 impl Agreement {
@@ -72,9 +70,8 @@ impl Agreement {
 
     /// The log leaves recording this agreement, oldest first.
     pub fn log_entries(&self, conn: &mut DbConnection) -> QueryResult<Vec<LogEntryRef>> {
-        log_entries_of(conn, std::slice::from_ref(&self.id)).map(|mut all| {
-            all.pop().map(|(_, entries)| entries).unwrap_or_default()
-        })
+        log_entries_of(conn, std::slice::from_ref(&self.id))
+            .map(|mut all| all.pop().map(|(_, entries)| entries).unwrap_or_default())
     }
 
     /// Records `side`'s confirmation; when the agreement is thereby completed, appends

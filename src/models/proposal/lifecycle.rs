@@ -76,7 +76,9 @@ pub enum Refusal {
     #[error("cannot withdraw revision {revision}: the other side wrote it; decline it instead")]
     NotAuthor { revision: i32 },
     /// `accept` named a revision that is not the latest.
-    #[error("revision {named} is not the latest; revision {latest} is — read it and accept that one")]
+    #[error(
+        "revision {named} is not the latest; revision {latest} is — read it and accept that one"
+    )]
     StaleRevision { named: i32, latest: i32 },
 }
 
@@ -140,7 +142,11 @@ mod tests {
         use Outcome::*;
         let table: [(Side, Action, Result<Outcome, &str>); 10] = [
             (Side::To, Action::Counter, Ok(Revised { number: 3 })),
-            (Side::To, Action::Accept { revision: 2 }, Ok(Closed(Accepted))),
+            (
+                Side::To,
+                Action::Accept { revision: 2 },
+                Ok(Closed(Accepted)),
+            ),
             (Side::To, Action::Accept { revision: 1 }, Err("stale")),
             (Side::To, Action::Decline, Ok(Closed(Declined))),
             (Side::To, Action::Withdraw, Err("not author")),
@@ -204,13 +210,17 @@ mod tests {
 
     #[test]
     fn refusals_are_conflicts_that_say_what_to_do() {
-        let refusal = transition(open(Side::From), Side::To, Action::Accept { revision: 1 })
-            .unwrap_err();
+        let refusal =
+            transition(open(Side::From), Side::To, Action::Accept { revision: 1 }).unwrap_err();
         let problem = ApiError::from(refusal).problem();
         assert_eq!(problem.status, 409);
-        assert!(problem.detail.contains("revision 2 is"), "{}", problem.detail);
-        let refusal = transition(open(Side::From), Side::To, Action::Accept { revision: 9 })
-            .unwrap_err();
+        assert!(
+            problem.detail.contains("revision 2 is"),
+            "{}",
+            problem.detail
+        );
+        let refusal =
+            transition(open(Side::From), Side::To, Action::Accept { revision: 9 }).unwrap_err();
         assert!(refusal.to_string().contains("revision 9 is not the latest"));
     }
 }

@@ -159,12 +159,7 @@ pub fn check_terms(checks: &mut Checks, kind: ProposalKind, terms: &Terms) -> Te
 }
 
 fn check_item(checks: &mut Checks, field: &str, item: &Item) -> Item {
-    let description = checks.text(
-        &format!("{field}.description"),
-        &item.description,
-        3,
-        500,
-    );
+    let description = checks.text(&format!("{field}.description"), &item.description, 3, 500);
     if let Some(q) = item.quantity {
         if !(1..=1_000_000).contains(&q) {
             checks.fail(
@@ -299,7 +294,11 @@ impl Revision {
 
 impl Proposal {
     /// The proposal with its revisions (oldest first) as of `at`.
-    pub fn view(&self, revisions: &[Revision], at: NaiveDateTime) -> Result<ProposalView, ApiError> {
+    pub fn view(
+        &self,
+        revisions: &[Revision],
+        at: NaiveDateTime,
+    ) -> Result<ProposalView, ApiError> {
         let status = self.status_at(at);
         let awaiting = match (status, revisions.last()) {
             (ProposalStatus::Open, Some(latest)) => self
@@ -320,7 +319,10 @@ impl Proposal {
             agreement_id: self.agreement_id.as_deref().map(parse_uuid).transpose()?,
             reason: self.closed_reason.clone(),
             closed_at: self.closed_at.map(utc),
-            revisions: revisions.iter().map(Revision::view).collect::<Result<_, _>>()?,
+            revisions: revisions
+                .iter()
+                .map(Revision::view)
+                .collect::<Result<_, _>>()?,
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
         })

@@ -133,7 +133,13 @@ mod tests {
 
     fn until(declines: &[i64], at: i64) -> Option<NaiveDateTime> {
         let declines: Vec<_> = declines.iter().map(|&d| day(d)).collect();
-        cooldown_until(&declines, 2, Duration::days(30), Duration::days(30), day(at))
+        cooldown_until(
+            &declines,
+            2,
+            Duration::days(30),
+            Duration::days(30),
+            day(at),
+        )
     }
 
     #[test]
@@ -149,7 +155,11 @@ mod tests {
             (&[0, 31, 50], 51, Some(80)),
         ];
         for (declines, at, expected) in table {
-            assert_eq!(until(declines, at), expected.map(day), "{declines:?} at {at}");
+            assert_eq!(
+                until(declines, at),
+                expected.map(day),
+                "{declines:?} at {at}"
+            );
         }
     }
 

@@ -156,9 +156,11 @@ impl Proposal {
         query = match status {
             Some(ProposalStatus::Open) => query.filter(open.and(unexpired)),
             Some(ProposalStatus::Expired) => query.filter(
-                proposals::status.eq(ProposalStatus::Expired).or(proposals::status
-                    .eq(ProposalStatus::Open)
-                    .and(proposals::expires_at.le(at))),
+                proposals::status
+                    .eq(ProposalStatus::Expired)
+                    .or(proposals::status
+                        .eq(ProposalStatus::Open)
+                        .and(proposals::expires_at.le(at))),
             ),
             Some(other) => query.filter(proposals::status.eq(other)),
             None => query,
