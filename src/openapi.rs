@@ -7,6 +7,7 @@ use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::error::{FieldError, Problem};
 use crate::models::listing_search::SortOrder;
+use crate::models::proposal::store::Direction;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +25,8 @@ use crate::models::listing_search::SortOrder;
         (name = "listings", description = "Offers and needs: the catalogue and its lifecycle"),
         (name = "matching", description = "Complementary partners and fitting listings"),
         (name = "moderation", description = "Review queue, decisions, suspensions and the public moderation log"),
+        (name = "proposals", description = "Negotiating mutual-benefit exchanges: proposals and their immutable revisions"),
+        (name = "agreements", description = "Agreements, their completion, endorsements, reciprocity balances and partner histories"),
         (name = "reports", description = "Reports of abuse and their outcomes"),
         (name = "admin", description = "Platform administration"),
         (name = "ops", description = "Health, readiness and metrics"),
@@ -65,6 +68,9 @@ pub fn finish(doc: &mut Document) {
     components
         .schemas
         .insert(SortOrder::name().into_owned(), SortOrder::schema());
+    components
+        .schemas
+        .insert(Direction::name().into_owned(), Direction::schema());
     let default = ResponseBuilder::new()
         .description("Any other error, as an RFC 9457 problem document")
         .content(
