@@ -25,6 +25,7 @@ use crate::models::listing_search::SortOrder;
         (name = "matching", description = "Complementary partners and fitting listings"),
         (name = "moderation", description = "Review queue, decisions, suspensions and the public moderation log"),
         (name = "reports", description = "Reports of abuse and their outcomes"),
+        (name = "transparency", description = "The public, append-only agreement log: signed checkpoints, entries and RFC 9162 proofs"),
         (name = "admin", description = "Platform administration"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

@@ -13,6 +13,7 @@ pub mod modlog;
 pub mod ops;
 pub mod orgs;
 pub mod reports;
+pub mod transparency;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::App;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     moderation::configure(cfg);
     reports::configure(cfg);
     modlog::configure(cfg);
+    transparency::configure(cfg);
 }
 
 /// Adds every documented route to an app; shared by the server and `mutua openapi`.

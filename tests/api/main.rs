@@ -20,3 +20,4 @@ mod postings;
 mod schema_parity;
 mod seeding;
 mod smoke;
+mod transparency;
