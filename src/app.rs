@@ -11,6 +11,7 @@ use crate::db::Pool;
 use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
 use crate::settings::Settings;
+use crate::transparency::signing::LogSigner;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -24,4 +25,6 @@ pub struct AppState {
     pub key_usage: Arc<KeyUsage>,
     /// Recent public catalogue searches.
     pub catalogue_cache: Arc<CatalogueCache>,
+    /// Signs the transparency log's checkpoints (the same key on every instance).
+    pub log_signer: LogSigner,
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 
 use crate::db::{self, Backend};
 use crate::models::user::{AccountStatus, PlatformRole, User};
@@ -192,6 +193,23 @@ struct Config {
         global = true
     )]
     decline_cooldown_days: u32,
+    /// The transparency log's origin: first line of every checkpoint and name of its signing key.
+    #[arg(
+        long,
+        env = "MUTUA_LOG_ORIGIN",
+        default_value = crate::transparency::signing::DEFAULT_ORIGIN,
+        global = true
+    )]
+    log_origin: String,
+    /// The log's signing key as a signed-note private key string named like the origin
+    /// (generated and kept when unset: in the data folder on SQLite, in the database on PostgreSQL).
+    #[arg(
+        long,
+        env = "MUTUA_LOG_SIGNING_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    log_signing_key: Option<String>,
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(
         long,
@@ -241,6 +259,13 @@ impl Config {
             decline_cooldown: chrono::Duration::days(self.decline_cooldown_days.into()),
         };
         s.shutdown_timeout = Duration::from_secs(self.shutdown_timeout_secs);
+        crate::transparency::signing::check_origin(&self.log_origin)?;
+        s.log_origin = self.log_origin.clone();
+        s.log_signing_key = self
+            .log_signing_key
+            .clone()
+            .filter(|k| !k.trim().is_empty())
+            .map(SecretString::from);
         Ok(s)
     }
 }

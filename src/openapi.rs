@@ -28,6 +28,7 @@ use crate::models::proposal::store::Direction;
         (name = "proposals", description = "Negotiating mutual-benefit exchanges: proposals and their immutable revisions"),
         (name = "agreements", description = "Agreements, their completion, endorsements, reciprocity balances and partner histories"),
         (name = "reports", description = "Reports of abuse and their outcomes"),
+        (name = "transparency", description = "The public, append-only agreement log: signed checkpoints, entries and RFC 9162 proofs"),
         (name = "admin", description = "Platform administration"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

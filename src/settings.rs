@@ -103,6 +103,12 @@ pub struct Settings {
     pub submissions_per_day: u32,
     /// The no-pressure limits on proposals.
     pub proposal_limits: ProposalLimits,
+    /// The transparency log's origin: the first line of its checkpoints and the name of its
+    /// signing key.
+    pub log_origin: String,
+    /// A configured log-signing key (signed-note private key string); when unset the key is
+    /// generated once and kept (see `transparency::signing`).
+    pub log_signing_key: Option<SecretString>,
 }
 
 /// Shortest accepted signing secret.
@@ -130,6 +136,8 @@ impl Settings {
             listing_quota: 200,
             submissions_per_day: 50,
             proposal_limits: ProposalLimits::default(),
+            log_origin: crate::transparency::signing::DEFAULT_ORIGIN.into(),
+            log_signing_key: None,
         }
     }
 
@@ -179,8 +187,9 @@ pub fn resolve_jwt_secret(
     Ok(SecretString::from(secret))
 }
 
+/// Creates a file only its owner may read or write; fails if it exists.
 #[cfg(unix)]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -191,9 +200,15 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(contents.as_bytes())
 }
 
+/// Creates a file (no owner-only mode off Unix); fails if it exists.
 #[cfg(not(unix))]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    std::fs::write(path, contents)
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
 }
 
 /// The secret's bytes, for the token signer.

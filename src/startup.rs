@@ -24,6 +24,7 @@ use crate::models::api_key::KeyUsage;
 use crate::routes::{self, openapi_document};
 use crate::settings::{secret_bytes, Settings};
 use crate::telemetry;
+use crate::transparency::signing::{self, LogSigner};
 
 /// A built server, bound and ready to run.
 pub struct Application {
@@ -38,12 +39,19 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, String> {
         let backend = settings.backend()?;
         let (size, timeout) = (settings.db_pool_size, settings.db_timeout);
-        let pool = web::block(move || -> Result<Pool, String> {
+        let key = settings.log_signing_key.clone();
+        let (origin, data_dir) = (settings.log_origin.clone(), settings.data_dir.clone());
+        let (pool, log_signer) = web::block(move || -> Result<(Pool, LogSigner), String> {
             let (pool, applied) = db::open(&backend, size, timeout)?;
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied migrations");
             }
-            Ok(pool)
+            let mut conn = pool
+                .get()
+                .map_err(|e| format!("cannot open database connection: {e}"))?;
+            let signer = signing::resolve(key.as_ref(), &origin, &data_dir, &mut conn)?;
+            tracing::info!(verifier_key = signer.verifier_key(), "transparency log key");
+            Ok((pool, signer))
         })
         .await
         .map_err(|e| format!("start-up task failed: {e}"))??;
@@ -51,7 +59,13 @@ impl Application {
             .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let key_usage = Arc::new(KeyUsage::default());
-        let server = serve(listener, pool.clone(), settings, key_usage.clone())?;
+        let server = serve(
+            listener,
+            pool.clone(),
+            settings,
+            key_usage.clone(),
+            log_signer,
+        )?;
         Ok(Application {
             port,
             server,
@@ -125,6 +139,7 @@ fn serve(
     pool: Pool,
     settings: Settings,
     key_usage: Arc<KeyUsage>,
+    log_signer: LogSigner,
 ) -> Result<Server, String> {
     let api = openapi_document();
     let state = web::Data::new(AppState {
@@ -138,6 +153,7 @@ fn serve(
         settings: settings.clone(),
         key_usage,
         catalogue_cache: Arc::new(CatalogueCache::new(settings.search_cache_size)),
+        log_signer,
     });
     let api = Arc::new(api);
     spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());

@@ -19,6 +19,7 @@ pub mod proposal_actions;
 pub mod proposals;
 pub mod reciprocity;
 pub mod reports;
+pub mod transparency;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::App;
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     endorsements::configure(cfg);
     reciprocity::configure(cfg);
     blocks::configure(cfg);
+    transparency::configure(cfg);
 }
 
 /// Adds every documented route to an app; shared by the server and `mutua openapi`.

@@ -4,6 +4,8 @@
 //! `docs/TRANSPARENCY.md` describes the format for verifiers.
 
 pub mod leaf;
+pub mod signing;
 pub mod store;
+pub mod wire;
 
 pub use leaf::{canonical_json, new_salt, terms_commitment, Leaf, LogEvent};

@@ -2,6 +2,7 @@
 //! database — a temporary SQLite file, or a PostgreSQL database created on the server
 //! `TEST_DATABASE_URL` names for the test and dropped after it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use awc::http::header::HeaderMap;
@@ -111,6 +112,8 @@ pub struct TestApp {
     pub pool: Pool,
     pub backend: Backend,
     pub database_url: String,
+    /// The data folder (generated secrets and keys).
+    pub data_dir: PathBuf,
     client: awc::Client,
     _db: TestDb,
 }
@@ -211,17 +214,26 @@ impl TestApp {
                 )
             }
         };
-        TestApp::start(backend, database_url, db, tweak).await
+        let data_dir = tempfile::tempdir().expect("temp dir").keep();
+        TestApp::start(backend, database_url, db, data_dir, tweak).await
     }
 
     /// Starts a second instance of the application on this app's database, with its own
     /// pool and in-memory state, as a deployment behind a load balancer runs several.
-    /// Dropping it leaves the database to this app.
+    /// Dropping it leaves the database to this app. On SQLite the instances share the
+    /// database file and so the data folder beside it (generated secrets, the log-signing
+    /// key); on PostgreSQL each has a folder of its own, as on separate machines, so what
+    /// they share comes from the database alone.
     pub async fn spawn_sibling(&self) -> TestApp {
+        let data_dir = match self.backend {
+            Backend::Sqlite => self.data_dir.clone(),
+            Backend::Postgres => tempfile::tempdir().expect("temp dir").keep(),
+        };
         TestApp::start(
             self.backend,
             self.database_url.clone(),
             TestDb::Shared,
+            data_dir,
             |_| {},
         )
         .await
@@ -231,12 +243,12 @@ impl TestApp {
         backend: Backend,
         database_url: String,
         db: TestDb,
+        data_dir: PathBuf,
         tweak: impl FnOnce(&mut Settings),
     ) -> TestApp {
-        let data_dir = tempfile::tempdir().expect("temp dir").keep();
         let mut settings = Settings::new(
             database_url.clone(),
-            data_dir,
+            data_dir.clone(),
             SecretString::from(JWT_SECRET),
         );
         settings.bind = "127.0.0.1:0".into();
@@ -262,6 +274,7 @@ impl TestApp {
             pool,
             backend,
             database_url,
+            data_dir,
             client,
             _db: db,
         }

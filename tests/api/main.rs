@@ -22,3 +22,4 @@ mod postings;
 mod schema_parity;
 mod seeding;
 mod smoke;
+mod transparency;
