@@ -17,6 +17,7 @@ backends!(
     repeated_declines_start_a_cooldown,
     declines_far_apart_or_long_ago_do_not_cool_down,
     a_threshold_of_zero_turns_the_cooldown_off,
+    declining_the_other_sides_counter_is_no_decline_of_ones_own,
 );
 
 fn blocks(org: &str) -> String {
@@ -478,4 +479,62 @@ async fn a_threshold_of_zero_turns_the_cooldown_off(backend: Backend) {
         )),
         4
     );
+}
+
+async fn declining_the_other_sides_counter_is_no_decline_of_ones_own(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pair = pair(&app).await;
+    let (a, b) = (&pair.a.owner.access, &pair.b.owner.access);
+    // Twice a proposes, b answers with a counter-offer, and a declines that counter: it was
+    // a who said no, so a owes b no pause.
+    for _ in 0..2 {
+        let id = open_between(&app, a, &pair.a.id, &pair.b.id).await;
+        act(
+            &app,
+            b,
+            &id,
+            "counter",
+            json!({"terms": exchange_terms(), "message": "Lieber so"}),
+        )
+        .await
+        .expect(201);
+        let declined = act(&app, a, &id, "decline", json!({"reason": "Zu teuer"})).await;
+        declined.expect(200);
+        assert_eq!(declined.body["status"], "declined");
+    }
+    open_between(&app, a, &pair.a.id, &pair.b.id).await;
+
+    // When b declines a's latest revision (after a counter and a's answer), it counts.
+    for _ in 0..2 {
+        let id = open_between(&app, a, &pair.a.id, &pair.b.id).await;
+        act(
+            &app,
+            b,
+            &id,
+            "counter",
+            json!({"terms": exchange_terms(), "message": "So?"}),
+        )
+        .await
+        .expect(201);
+        act(
+            &app,
+            a,
+            &id,
+            "counter",
+            json!({"terms": exchange_terms(), "message": "So!"}),
+        )
+        .await
+        .expect(201);
+        act(&app, b, &id, "decline", json!({})).await.expect(200);
+    }
+    let paused = propose(
+        &app,
+        a,
+        &pair.a.id,
+        &pair.b.id,
+        "exchange",
+        exchange_terms(),
+    )
+    .await;
+    assert_rate_limited(&paused);
 }
