@@ -6,7 +6,9 @@
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::deals::{act, exchange_terms, open_between, pair, read_agreement, read_proposal, Pair};
+use crate::deals::{
+    act, exchange_terms, open_between, pair, propose, read_agreement, read_proposal, Pair,
+};
 use crate::helpers::{Backend, Resp, TestApp};
 
 backends!(
@@ -15,6 +17,9 @@ backends!(
     accept_races_counter,
     two_counters_race,
     two_completions_race,
+    racing_creates_keep_the_open_limit,
+    racing_endorsements_by_one_side_store_one,
+    racing_blocks_store_one,
 );
 
 /// Rounds per race: half on one instance, half across two.
@@ -354,4 +359,152 @@ async fn two_completions_race(backend: Backend) {
         1
     );
     race.assert_log_consistent();
+}
+
+async fn racing_creates_keep_the_open_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.proposal_limits.open_per_partner = 2).await;
+    let sibling = app.spawn_sibling().await;
+    let pair = pair(&app).await;
+    let a_key = app
+        .api_key(&pair.a.id, &pair.a.owner, &["read", "write"])
+        .await;
+    let a = &pair.a.owner.access;
+    let (from, to) = (&pair.a.id, &pair.b.id);
+    // The sibling runs with the default limit (3), so only the first instance is asked
+    // when the limit is the point; both are asked at once.
+    let (r1, r2, r3, r4) = tokio::join!(
+        propose(&app, a, from, to, "exchange", exchange_terms()),
+        propose(&app, &a_key, from, to, "exchange", exchange_terms()),
+        propose(&app, a, from, to, "exchange", exchange_terms()),
+        propose(&app, &a_key, from, to, "exchange", exchange_terms()),
+    );
+    let statuses: Vec<u16> = [&r1, &r2, &r3, &r4].iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        2,
+        "exactly the limit is created: {statuses:?}"
+    );
+    for r in [&r1, &r2, &r3, &r4] {
+        if r.status != 201 {
+            r.expect_problem(429);
+        }
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM proposals WHERE from_org_id = '{from}' AND status = 'open'"
+        )),
+        2
+    );
+    // Across instances (the sibling allows 3): three at once make three, never four.
+    let (s1, s2, s3) = tokio::join!(
+        propose(&sibling, a, to, from, "exchange", exchange_terms()),
+        propose(
+            &sibling,
+            &pair.b.owner.access,
+            to,
+            from,
+            "exchange",
+            exchange_terms()
+        ),
+        propose(
+            &sibling,
+            &pair.b.owner.access,
+            to,
+            from,
+            "exchange",
+            exchange_terms()
+        ),
+    );
+    // a's owner is not a member of b: 403; the other two are created.
+    s1.expect_problem(403);
+    s2.expect(201);
+    s3.expect(201);
+    let (t1, t2) = tokio::join!(
+        propose(
+            &sibling,
+            &pair.b.owner.access,
+            to,
+            from,
+            "exchange",
+            exchange_terms()
+        ),
+        propose(
+            &sibling,
+            &pair.b.owner.access,
+            to,
+            from,
+            "exchange",
+            exchange_terms()
+        ),
+    );
+    let created = [&t1, &t2].iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 1, "{} / {}", t1.text, t2.text);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM proposals WHERE from_org_id = '{to}'"
+        )),
+        3
+    );
+}
+
+async fn racing_endorsements_by_one_side_store_one(backend: Backend) {
+    let race = race(backend).await;
+    let (a, b) = (&race.pair.a.owner.access, &race.pair.b.owner.access);
+    for round in 0..ROUNDS {
+        let (x, y) = race.instances(round);
+        let id = race.open().await;
+        let agreement = act(&race.app, b, &id, "accept", json!({"revision": 1}))
+            .await
+            .str("agreement_id");
+        let complete = format!("/api/v1/agreements/{agreement}/complete");
+        race.app
+            .post(&complete, Some(a), json!({}))
+            .await
+            .expect(200);
+        race.app
+            .post(&complete, Some(b), json!({}))
+            .await
+            .expect(200);
+        let path = format!("/api/v1/agreements/{agreement}/endorsements");
+        let (r1, r2) = tokio::join!(
+            x.post(&path, Some(a), json!({"text": "Danke sehr!"})),
+            y.post(&path, Some(&race.a_key), json!({"text": "Vielen Dank!"})),
+        );
+        one_wins(&r1, &r2, 201);
+        assert_eq!(
+            race.count(&format!(
+                "SELECT COUNT(*) AS n FROM endorsements WHERE agreement_id = '{agreement}'"
+            )),
+            1,
+            "round {round}"
+        );
+    }
+}
+
+async fn racing_blocks_store_one(backend: Backend) {
+    let race = race(backend).await;
+    let b = &race.pair.b.owner.access;
+    let path = format!("/api/v1/orgs/{}/blocks", race.pair.b.id);
+    for round in 0..ROUNDS {
+        let (x, y) = race.instances(round);
+        let (r1, r2) = tokio::join!(
+            x.post(&path, Some(b), json!({"org_id": race.pair.a.id})),
+            y.post(&path, Some(&race.b_key), json!({"org_id": race.pair.a.id})),
+        );
+        // Blocking twice answers the existing block, also when the two arrive at once.
+        let mut statuses = [r1.status, r2.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [200, 201],
+            "round {round}: {} / {}",
+            r1.text,
+            r2.text
+        );
+        assert_eq!(r1.body["created_at"], r2.body["created_at"]);
+        assert_eq!(race.count("SELECT COUNT(*) AS n FROM org_blocks"), 1);
+        x.delete(&format!("{path}/{}", race.pair.a.id), Some(b))
+            .await
+            .expect(204);
+    }
 }
