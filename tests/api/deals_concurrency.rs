@@ -14,6 +14,7 @@ use crate::helpers::{Backend, Resp, TestApp};
 backends!(
     two_accepts_race,
     accept_races_withdraw,
+    accept_races_decline,
     accept_races_counter,
     two_counters_race,
     two_completions_race,
@@ -208,6 +209,34 @@ async fn accept_races_withdraw(backend: Backend) {
     eprintln!("accept vs withdraw winners: {outcomes:?}");
 }
 
+async fn accept_races_decline(backend: Backend) {
+    let race = race(backend).await;
+    let b = &race.pair.b.owner.access;
+    for round in 0..ROUNDS {
+        let (x, y) = race.instances(round);
+        let id = race.open().await;
+        // The same side says yes and no at once (two colleagues): one answer stands.
+        let (accepted, declined) = tokio::join!(
+            act(x, b, &id, "accept", json!({"revision": 1})),
+            act(
+                y,
+                &race.b_key,
+                &id,
+                "decline",
+                json!({"reason": "Nein danke"})
+            ),
+        );
+        let (winner, _) = one_wins(&accepted, &declined, 200);
+        let status = winner.str("status");
+        let stored = read_proposal(&race.app, b, &id).await;
+        assert_eq!(stored["status"], status.as_str(), "round {round}");
+        let agreements = i64::from(status == "accepted");
+        assert_eq!(race.agreements_of(&id), agreements);
+        assert_eq!(race.leaves_of_proposal(&id), agreements);
+    }
+    race.assert_log_consistent();
+}
+
 async fn accept_races_counter(backend: Backend) {
     let race = race(backend).await;
     let b = &race.pair.b.owner.access;
@@ -370,8 +399,8 @@ async fn racing_creates_keep_the_open_limit(backend: Backend) {
         .await;
     let a = &pair.a.owner.access;
     let (from, to) = (&pair.a.id, &pair.b.id);
-    // The sibling runs with the default limit (3), so only the first instance is asked
-    // when the limit is the point; both are asked at once.
+    // Four at once on the instance configured with a limit of 2 (the sibling keeps the
+    // default of 3, see below).
     let (r1, r2, r3, r4) = tokio::join!(
         propose(&app, a, from, to, "exchange", exchange_terms()),
         propose(&app, &a_key, from, to, "exchange", exchange_terms()),

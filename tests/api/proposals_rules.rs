@@ -29,6 +29,7 @@ backends!(
     expired_proposals_read_expired_at_once,
     list_filters_and_pages,
     outsiders_anonymous_and_moderators_do_not_see_proposals,
+    suspended_organisations_cannot_negotiate,
 );
 
 /// Asserts a 422 validation problem naming `field` (among its errors).
@@ -297,6 +298,14 @@ async fn create_accepts_the_limits_exactly(backend: Backend) {
     assert_eq!(stored["kind"], "exchange");
     assert_eq!(stored["latest_revision"], 1);
     assert_eq!(stored["revisions"][0]["author_org_id"], pair.a.id.as_str());
+    let mut keys: Vec<&String> = stored["revisions"][0].as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["author_org_id", "created_at", "message", "number", "terms"],
+        "a revision carries the documented fields"
+    );
+    assert_eq!(created.body, stored, "the 201 is the stored proposal");
     assert!(stored["expires_at"].is_string());
 
     // A trial: items on the giving side only.
@@ -312,6 +321,33 @@ async fn create_accepts_the_limits_exactly(backend: Backend) {
     trial.expect(201);
     assert_eq!(trial.body["kind"], "trial");
     assert_eq!(trial.body["awaiting_org_id"], pair.b.id.as_str());
+
+    // The latest expiry a timestamp can say is stored and read back on both backends, and
+    // the open limit's Retry-After is computed from it without overflow.
+    let mut far = proposal_body(&pair, "exchange", exchange_terms(), false);
+    far["expires_at"] = json!("9999-12-31T23:59:59Z");
+    let far = app.post(PROPOSALS, Some(&pair.a.owner.access), far).await;
+    far.expect(201);
+    let stored = read_proposal(&app, &pair.b.owner.access, &far.str("id")).await;
+    assert_eq!(stored["status"], "open");
+    assert!(
+        stored["expires_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("9999-12-31T23:59:59"),
+        "{stored}"
+    );
+    let full = propose(
+        &app,
+        &pair.a.owner.access,
+        &pair.a.id,
+        &pair.b.id,
+        "exchange",
+        exchange_terms(),
+    )
+    .await;
+    full.expect_problem(429);
+    assert!(full.header("retry-after").is_some());
 }
 
 async fn create_refuses_malformed_bodies_without_500(backend: Backend) {
@@ -775,6 +811,37 @@ async fn only_the_other_side_answers_the_latest_revision(backend: Backend) {
     // Revision 1 is unchanged by the counters.
     assert_eq!(revisions[0]["terms"], exchange_terms());
     assert_eq!(revisions[2]["message"], "Letztes Angebot");
+
+    // A counter-offer to a trial keeps it a trial: the receiver gives nothing.
+    let trial = propose(
+        &app,
+        a,
+        &pair.a.id,
+        &pair.b.id,
+        "trial",
+        json!({"from_gives": [item("support", "Probeberatung")], "to_gives": []}),
+    )
+    .await;
+    trial.expect(201);
+    let trial = trial.str("id");
+    let asks = act(
+        &app,
+        b,
+        &trial,
+        "counter",
+        json!({"terms": {"from_gives": [item("support", "Zwei Probeberatungen")], "to_gives": [item("resource", "Raum")]}, "message": ""}),
+    )
+    .await;
+    assert_field(&asks, "terms.to_gives", "counter of a trial with to_gives");
+    act(
+        &app,
+        b,
+        &trial,
+        "counter",
+        json!({"terms": {"from_gives": [item("support", "Zwei Probeberatungen")], "to_gives": []}, "message": "Gern zwei"}),
+    )
+    .await
+    .expect(201);
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM agreements"),
         0,
@@ -1232,6 +1299,28 @@ async fn outsiders_anonymous_and_moderators_do_not_see_proposals(backend: Backen
         .await;
     queue.expect(200);
     assert_eq!(ids(&queue), [filed.str("id")]);
+    // A proposal report is resolved by dismissing it; no other action fits it.
+    let resolve = format!("/api/v1/moderation/reports/{}/resolve", filed.str("id"));
+    for action in ["suspend_org", "remove_listing", "suspend_user"] {
+        app.post(
+            &resolve,
+            Some(&moderator.access),
+            json!({"action": action, "note": "Passt nicht"}),
+        )
+        .await
+        .expect_problem(422);
+    }
+    let org_status = app.get(&format!("/api/v1/orgs/{}", pair.a.id), None).await;
+    assert_eq!(org_status.body["status"], "active", "{}", org_status.text);
+    app.post(
+        &resolve,
+        Some(&moderator.access),
+        json!({"action": "dismiss", "note": "Kein Druck erkennbar"}),
+    )
+    .await
+    .expect(200);
+    // Dismissed, it was still reported: the moderator keeps reading it.
+    app.get(&path, Some(&moderator.access)).await.expect(200);
     for (action, body) in [
         ("accept", json!({"revision": 1})),
         ("decline", json!({})),
@@ -1253,4 +1342,31 @@ async fn outsiders_anonymous_and_moderators_do_not_see_proposals(backend: Backen
     let stored = read_proposal(&app, &pair.a.owner.access, &id).await;
     assert_eq!(stored["status"], "open");
     assert_eq!(stored["latest_revision"], 1);
+}
+
+async fn suspended_organisations_cannot_negotiate(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pair = pair(&app).await;
+    let (a, b) = (&pair.a.owner.access, &pair.b.owner.access);
+    let id = open(&app, &pair, false).await.str("id");
+    app.suspend_org_in_db(&pair.b.id);
+    for (action, body) in [
+        ("accept", json!({"revision": 1})),
+        ("decline", json!({})),
+        ("counter", json!({"terms": exchange_terms(), "message": ""})),
+    ] {
+        let resp = act(&app, b, &id, action, body).await;
+        resp.expect_problem(403);
+        assert!(
+            resp.str("detail").contains("suspended"),
+            "{action}: {}",
+            resp.text
+        );
+    }
+    // Its members still read it; the other side may still withdraw.
+    let stored = read_proposal(&app, b, &id).await;
+    assert_eq!(stored["status"], "open");
+    assert_eq!(stored["latest_revision"], 1);
+    act(&app, a, &id, "withdraw", json!({})).await.expect(200);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM agreements"), 0);
 }
