@@ -18,6 +18,7 @@ backends!(
     accept_races_counter,
     two_counters_race,
     two_completions_race,
+    accepts_of_different_proposals_append_one_log,
     racing_creates_keep_the_open_limit,
     racing_endorsements_by_one_side_store_one,
     racing_blocks_store_one,
@@ -536,4 +537,37 @@ async fn racing_blocks_store_one(backend: Backend) {
             .await
             .expect(204);
     }
+}
+
+async fn accepts_of_different_proposals_append_one_log(backend: Backend) {
+    let race = race(backend).await;
+    let b = &race.pair.b.owner.access;
+    let mut proposals = Vec::new();
+    for _ in 0..6 {
+        proposals.push(race.open().await);
+    }
+    let body = || json!({"revision": 1});
+    let (r0, r1, r2, r3, r4, r5) = tokio::join!(
+        act(&race.app, b, &proposals[0], "accept", body()),
+        act(&race.sibling, &race.b_key, &proposals[1], "accept", body()),
+        act(&race.app, &race.b_key, &proposals[2], "accept", body()),
+        act(&race.sibling, b, &proposals[3], "accept", body()),
+        act(&race.app, b, &proposals[4], "accept", body()),
+        act(&race.sibling, &race.b_key, &proposals[5], "accept", body()),
+    );
+    let mut agreements = Vec::new();
+    for r in [r0, r1, r2, r3, r4, r5] {
+        r.expect(200);
+        agreements.push(r.str("agreement_id"));
+    }
+    let mut indexes = Vec::new();
+    for agreement in &agreements {
+        let stored = read_agreement(&race.app, None, agreement).await;
+        let entries = stored["log_entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{stored}");
+        indexes.push(entries[0]["leaf_index"].as_i64().unwrap());
+    }
+    indexes.sort();
+    assert_eq!(indexes, [0, 1, 2, 3, 4, 5], "one leaf each, no index twice");
+    race.assert_log_consistent();
 }
