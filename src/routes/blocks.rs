@@ -76,8 +76,23 @@ async fn create_block(
                 blocked_org_id: blocked,
                 created_at: now(),
             };
-            block.insert(conn)?;
-            Ok((true, block.view()?))
+            // A concurrent request for the same block may insert it first (PostgreSQL reads
+            // no lock above): answer with its block too. The savepoint keeps the
+            // transaction usable after the unique violation.
+            match db::write_transaction(conn, |conn| block.insert(conn)) {
+                Ok(()) => Ok((true, block.view()?)),
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {
+                    let existing = Block::find(conn, &block.org_id, &block.blocked_org_id)?
+                        .ok_or_else(|| {
+                            ApiError::Conflict("the block changed concurrently; retry".into())
+                        })?;
+                    Ok((false, existing.view()?))
+                }
+                Err(e) => Err(e.into()),
+            }
         })
     })
     .await?;

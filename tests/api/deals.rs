@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Resp, TestApp};
+use crate::helpers::{Resp, TestApp, TestUser};
 use crate::market::{company, Company};
 
 pub const PROPOSALS: &str = "/api/v1/proposals";
@@ -87,4 +87,106 @@ pub async fn complete(app: &TestApp, pair: &Pair, agreement: &str) -> Resp {
     let done = app.post(&path, Some(&pair.b.owner.access), json!({})).await;
     done.expect(200);
     done
+}
+
+/// A third hospitality company, outside the pair's negotiations.
+pub async fn third(app: &TestApp) -> Company {
+    company(app, "clara@pension-bergblick.example", "Pension Bergblick").await
+}
+
+/// `POST /proposals` from `from` to `to` as `token`, with `terms` (not checked).
+pub async fn propose(
+    app: &TestApp,
+    token: &str,
+    from: &str,
+    to: &str,
+    kind: &str,
+    terms: Value,
+) -> Resp {
+    app.post(
+        PROPOSALS,
+        Some(token),
+        json!({"from_org_id": from, "to_org_id": to, "kind": kind, "message": "Lust auf einen Austausch?", "terms": terms}),
+    )
+    .await
+}
+
+/// Opens an exchange from `from` to `to` as `token`; must answer 201. Returns its id.
+pub async fn open_between(app: &TestApp, token: &str, from: &str, to: &str) -> String {
+    let resp = propose(app, token, from, to, "exchange", exchange_terms()).await;
+    resp.expect(201);
+    resp.str("id")
+}
+
+/// `POST /proposals/{id}/{action}` as `token` with `body`.
+pub async fn act(app: &TestApp, token: &str, proposal: &str, action: &str, body: Value) -> Resp {
+    app.post(
+        &format!("{PROPOSALS}/{proposal}/{action}"),
+        Some(token),
+        body,
+    )
+    .await
+}
+
+/// `GET /proposals/{id}` as `token`; must answer 200.
+pub async fn read_proposal(app: &TestApp, token: &str, proposal: &str) -> Value {
+    let resp = app
+        .get(&format!("{PROPOSALS}/{proposal}"), Some(token))
+        .await;
+    resp.expect(200);
+    resp.body
+}
+
+/// `GET /agreements/{id}` as `token` (anonymous when `None`); must answer 200.
+pub async fn read_agreement(app: &TestApp, token: Option<&str>, agreement: &str) -> Value {
+    let resp = app
+        .get(&format!("/api/v1/agreements/{agreement}"), token)
+        .await;
+    resp.expect(200);
+    resp.body
+}
+
+/// Makes an existing user a member of `org_id` with `role` (invited by `inviter`).
+pub async fn join(app: &TestApp, org_id: &str, inviter: &TestUser, user: &TestUser, role: &str) {
+    let invitation = app
+        .post(
+            &format!("/api/v1/orgs/{org_id}/invitations"),
+            Some(&inviter.access),
+            json!({"email": user.email, "role": role}),
+        )
+        .await;
+    invitation.expect(201);
+    app.post(
+        &format!("/api/v1/orgs/{org_id}/members"),
+        Some(&user.access),
+        json!({"invitation_token": invitation.str("token")}),
+    )
+    .await
+    .expect(201);
+}
+
+/// The documented commitment: base64(SHA-256(salt ‖ RFC 8785 JSON of `terms`)), computed
+/// here independently of the application.
+pub fn commitment(salt_b64: &str, terms: &Value) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let salt = base64::engine::general_purpose::STANDARD
+        .decode(salt_b64)
+        .expect("terms_salt is base64");
+    assert_eq!(salt.len(), 32, "the salt is 32 bytes");
+    let canonical = serde_json_canonicalizer::to_string(terms).expect("terms canonicalise");
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(&salt);
+    hasher.update(canonical.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(hasher.finalize())
+}
+
+/// The ids of a list page's items.
+pub fn ids(resp: &Resp) -> Vec<String> {
+    resp.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {}", resp.text))
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect()
 }

@@ -436,6 +436,23 @@ impl TestApp {
             .expect("statement runs")
     }
 
+    /// Runs a `SELECT COUNT(*) AS n …` directly against the test database and returns `n`
+    /// (to check what was stored, e.g. how many log leaves an agreement has).
+    pub fn count(&self, query: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.pool.get().expect("connection");
+        let row: Count = match &mut *conn {
+            mutua::db::DbConnection::Sqlite(c) => diesel::sql_query(query).get_result(c),
+            mutua::db::DbConnection::Pg(c) => diesel::sql_query(query).get_result(c),
+        }
+        .unwrap_or_else(|e| panic!("count query {query:?} fails: {e}"));
+        row.n
+    }
+
     /// Moves a listing's expiry date into the past, as if that date had passed. Only the
     /// row is changed here; its derived data (the tag postings' copy of the date, the
     /// catalogue version cached searches rely on) is written by the application's own

@@ -2,6 +2,7 @@
 
 pub mod helpers;
 
+mod agreements_rules;
 mod api_keys;
 mod auth;
 mod catalogue;
@@ -9,6 +10,7 @@ mod catalogue_cache;
 mod cli;
 mod conventions;
 mod deals;
+mod deals_concurrency;
 mod idempotency;
 mod input_hygiene;
 mod listings;
@@ -19,6 +21,8 @@ mod moderation;
 mod negotiation;
 mod orgs;
 mod postings;
+mod pressure;
+mod proposals_rules;
 mod schema_parity;
 mod seeding;
 mod smoke;

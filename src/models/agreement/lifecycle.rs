@@ -109,11 +109,13 @@ mod tests {
         }
     }
 
+    /// (from confirmed, to confirmed, side, action) → outcome or refusal
+    type Row = (bool, bool, Side, Action, Result<Outcome, Refusal>);
+
     #[test]
     fn active_agreement_table() {
         use Outcome::*;
-        // (from confirmed, to confirmed, side, action) → outcome or refusal
-        let table: [(bool, bool, Side, Action, Result<Outcome, Refusal>); 12] = [
+        let table: [Row; 12] = [
             (
                 false,
                 false,

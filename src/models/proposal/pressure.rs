@@ -8,7 +8,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::ProposalStatus;
-use crate::db::schema::{org_blocks, proposals};
+use crate::db::schema::{org_blocks, proposal_revisions, proposals};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::settings::ProposalLimits;
@@ -87,8 +87,16 @@ pub fn check(
         });
     }
 
+    // Only declines by the receiver count: those of a revision `from` wrote. When `from`
+    // itself declined the receiver's counter-offer, nobody declined `from`.
     let window = limits.decline_window + limits.decline_cooldown;
     let declines: Vec<Option<NaiveDateTime>> = proposals::table
+        .inner_join(
+            proposal_revisions::table.on(proposal_revisions::proposal_id
+                .eq(proposals::id)
+                .and(proposal_revisions::number.eq(proposals::latest_revision))),
+        )
+        .filter(proposal_revisions::author_org_id.eq(from))
         .filter(proposals::from_org_id.eq(from))
         .filter(proposals::to_org_id.eq(to))
         .filter(proposals::status.eq(ProposalStatus::Declined))
