@@ -71,10 +71,11 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         if inner.is_data() {
             let message = strip_position(&inner.to_string());
-            let field = if path == "." {
-                missing_field(&message)
-            } else {
-                path
+            // A missing field is reported at its parent; name the field itself.
+            let field = match (path.as_str(), missing_field(&message)) {
+                (".", missing) => missing.unwrap_or_else(|| "body".to_owned()),
+                (_, Some(missing)) => format!("{path}.{missing}"),
+                (_, None) => path,
             };
             ApiError::Validation(vec![FieldError::new(field, message)])
         } else {
@@ -97,13 +98,12 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// A missing field is reported at the parent (``missing field `email` ``); name it.
-fn missing_field(message: &str) -> String {
+/// The name in serde's ``missing field `email` `` message, if it is one.
+fn missing_field(message: &str) -> Option<String> {
     message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next())
-        .unwrap_or("body")
-        .to_owned()
+        .map(str::to_owned)
 }
 
 /// For optional PATCH fields: tells a present `null` (`Some(None)`, "clear it") from an

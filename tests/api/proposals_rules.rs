@@ -169,7 +169,7 @@ async fn create_refuses_invalid_fields_by_path(backend: Backend) {
         (
             "missing description",
             with(&|b| b["terms"]["from_gives"][0] = json!({"category": "expertise"})),
-            "terms.from_gives[0]",
+            "terms.from_gives[0].description",
         ),
         (
             "expires_at in the past",
