@@ -427,14 +427,12 @@ fn consistency(report: &mut Report, args: ConsistencyArgs) -> Result<(), Stop> {
     let key = key(report, args.source.key.as_deref(), client.as_ref())?;
     let old = open(report, "old checkpoint", &old_note, &key)?;
     let new = open(report, "new checkpoint", &new_note, &key)?;
+    if old.size() == 0 {
+        check_extends_empty(report, &old, &new);
+        return Ok(());
+    }
     let proof = match (&args.proof, &client) {
         (Some(path), _) => read_json(path)?,
-        // The empty tree needs no proof (and the server refuses first=0).
-        (None, _) if old.size() == 0 => ConsistencyProof {
-            first: 0,
-            second: new.size(),
-            hashes: Vec::new(),
-        },
         // A server that shrank cannot prove anything; the check below says so.
         (None, _) if old.size() > new.size() => ConsistencyProof {
             first: old.size(),
@@ -449,6 +447,16 @@ fn consistency(report: &mut Report, args: ConsistencyArgs) -> Result<(), Stop> {
     };
     check_consistency(report, &old, &new, &proof);
     Ok(())
+}
+
+/// The empty tree is a prefix of every tree: nothing to prove (and RFC 9162 defines no
+/// proof for it), only the older checkpoint's root to check.
+fn check_extends_empty(report: &mut Report, old: &Checkpoint, new: &Checkpoint) {
+    report.check(
+        &format!("consistency 0 → {}", new.size()),
+        verify::check_extends_empty(old, new)
+            .map(|()| "the empty tree is a prefix of every tree".to_owned()),
+    );
 }
 
 fn check_consistency(
@@ -548,7 +556,11 @@ fn agreement(report: &mut Report, args: AgreementArgs) -> Result<(), Stop> {
     }
     if let Some(old_note) = old_note {
         let old = open(report, "old checkpoint", &old_note, &key)?;
-        let proof = if old.size() == 0 || old.size() > current.size() {
+        if old.size() == 0 {
+            check_extends_empty(report, &old, &current);
+            return Ok(());
+        }
+        let proof = if old.size() > current.size() {
             ConsistencyProof {
                 first: old.size(),
                 second: current.size(),

@@ -4,6 +4,8 @@
 //! `docs/TRANSPARENCY.md` describes the format for verifiers.
 
 pub mod client;
+#[cfg(test)]
+mod known_answers;
 pub mod leaf;
 pub mod signing;
 pub mod store;

@@ -137,12 +137,9 @@ pub fn check_consistency(
         ));
     }
     if first == 0 {
-        // Every tree extends the empty one; there is nothing to prove.
-        return if proof.is_empty() {
-            Ok(())
-        } else {
-            fail("a consistency proof from the empty tree has no hashes")
-        };
+        // RFC 9162 §2.1.4 defines proofs from a tree of at least one leaf; see
+        // [`check_extends_empty`] for a checkpoint of the empty tree.
+        return fail("a consistency proof needs an older tree of at least one leaf");
     }
     tlog_tiles::check_tree(&proof.to_vec(), second, *new.hash(), first, *old.hash()).map_err(|_| {
         Failure(format!(
@@ -150,6 +147,25 @@ pub fn check_consistency(
                  of the tree of {second}: the log was rewritten, or the proof is wrong"
         ))
     })
+}
+
+/// Checks a checkpoint of the empty tree, which every later tree extends with nothing to
+/// prove: only its root must be the empty tree's (SHA-256 of nothing).
+pub fn check_extends_empty(old: &Checkpoint, new: &Checkpoint) -> Result<(), Failure> {
+    if old.origin() != new.origin() {
+        return fail(format!(
+            "the checkpoints are of different logs: `{}` and `{}`",
+            old.origin(),
+            new.origin()
+        ));
+    }
+    if old.size() != 0 || *old.hash() != tlog_tiles::EMPTY_HASH {
+        return fail("the older checkpoint is not one of the empty tree");
+    }
+    if new.size() == 0 && *new.hash() != tlog_tiles::EMPTY_HASH {
+        return fail("the newer checkpoint claims the empty tree with another root");
+    }
+    Ok(())
 }
 
 /// Checks a terms commitment: `base64(SHA-256(salt ‖ JCS(terms)))` with the base64 salt.
@@ -228,8 +244,12 @@ mod tests {
         assert!(check_consistency(&new, &old, &consistency_4_9).is_err());
         assert!(check_consistency(&old, &new, &consistency_4_9[..1]).is_err());
         let empty = open_checkpoint(&signed(&signer, &[]), signer.verifier_key()).unwrap();
-        check_consistency(&empty, &new, &[]).unwrap();
-        assert!(check_consistency(&empty, &new, &[leaves[0]]).is_err());
+        assert!(check_consistency(&empty, &new, &[]).is_err());
+        check_extends_empty(&empty, &new).unwrap();
+        assert!(check_extends_empty(&old, &new).is_err());
+        let note = signer.sign_checkpoint(0, leaves[0]).unwrap();
+        let bogus = open_checkpoint(note.as_bytes(), signer.verifier_key()).unwrap();
+        assert!(check_extends_empty(&bogus, &new).is_err());
         check_consistency(&new, &new, &[]).unwrap();
         let (other_log, _) = LogSigner::generate("example.org/other").unwrap();
         let other =
