@@ -1,6 +1,11 @@
-//! The command line: `serve` (default), `migrate`, `openapi`, `create-admin`.
+//! The command line: `serve` (default), `migrate`, `openapi`, `create-admin`, `seed`,
+//! `verify`.
 
+mod verify;
+
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +49,13 @@ enum Command {
         /// Where to write `org_id,email,password,api_key` per organisation.
         #[arg(long, default_value = "seed-logins.csv")]
         out: PathBuf,
+    },
+    /// Check the transparency log: checkpoint signatures, inclusion and consistency proofs,
+    /// terms commitments, an agreement's entries (`mutua verify --help` for the modes).
+    #[command(disable_help_flag = true)]
+    Verify {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<OsString>,
     },
     /// Create a platform admin, or promote an existing account.
     CreateAdmin {
@@ -271,10 +283,15 @@ impl Config {
 }
 
 /// Parses the command line and runs the command; the error is a one-line reason.
-pub fn run() -> Result<(), String> {
+pub fn run() -> Result<ExitCode, String> {
     let cli = Cli::parse();
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        // `verify` parses flags of its own (none of the server's) and has its own exit codes.
+        Command::Verify { args } => return Ok(verify::run(args)),
+        command => command,
+    };
     crate::telemetry::init(cli.config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let done = match command {
         Command::Serve => serve(&cli.config),
         Command::Migrate => migrate(&cli.config),
         Command::Openapi => {
@@ -292,7 +309,9 @@ pub fn run() -> Result<(), String> {
             password,
             display_name,
         } => create_admin(&cli.config, &email, &password, &display_name),
-    }
+        Command::Verify { .. } => Err("`verify` is handled above".into()),
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 fn serve(config: &Config) -> Result<(), String> {

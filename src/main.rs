@@ -1,8 +1,13 @@
 //! The `mutua` binary: parses the command line and hands over to the library.
 
-fn main() {
-    if let Err(reason) = mutua::cli::run() {
-        eprintln!("error: {reason}");
-        std::process::exit(1);
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match mutua::cli::run() {
+        Ok(code) => code,
+        Err(reason) => {
+            eprintln!("error: {reason}");
+            ExitCode::from(1)
+        }
     }
 }

@@ -3,9 +3,13 @@
 //! database so that appends, roots and proofs each touch O(log n) rows (`store`).
 //! `docs/TRANSPARENCY.md` describes the format for verifiers.
 
+pub mod client;
+#[cfg(test)]
+mod known_answers;
 pub mod leaf;
 pub mod signing;
 pub mod store;
+pub mod verify;
 pub mod wire;
 
 pub use leaf::{canonical_json, new_salt, terms_commitment, Leaf, LogEvent};

@@ -62,55 +62,75 @@ pub fn append(conn: &mut DbConnection, leaves: &[Leaf]) -> QueryResult<Range<u64
         return Ok(size..size);
     }
     db::write_transaction(conn, |conn| {
-        let first = reserve(conn, leaves.len() as u64)?;
-        let mut new_hashes: Vec<StoredHash> = Vec::new();
+        let inputs: Vec<String> = leaves.iter().map(Leaf::input).collect();
+        let hashes: Vec<Hash> = inputs
+            .iter()
+            .map(|input| tlog_tiles::record_hash(input.as_bytes()))
+            .collect();
+        let positions = append_records(conn, &hashes)?;
         let mut rows = Vec::with_capacity(leaves.len());
+        for ((n, leaf), (input, hash)) in positions
+            .clone()
+            .zip(leaves)
+            .zip(inputs.into_iter().zip(&hashes))
         {
-            // Hashes written earlier in this batch are not in the table yet.
-            let mut pending: HashMap<u64, Hash> = HashMap::new();
-            let reader = DbHashes::new(conn);
-            for (offset, leaf) in leaves.iter().enumerate() {
-                let n = first + offset as u64;
-                let input = leaf.input();
-                let hashes = {
-                    let batch = BatchHashes {
-                        db: &reader,
-                        pending: &pending,
-                    };
-                    reader.finish(tlog_tiles::stored_hashes(n, input.as_bytes(), &batch))?
-                };
-                let start = tlog_tiles::stored_hash_index(0, n);
-                rows.push(StoredLeaf {
-                    leaf_index: to_i64(n)?,
-                    agreement_id: leaf.agreement_id.clone(),
-                    event: leaf.event,
-                    logged_at: leaf.logged_at,
-                    leaf_hash: BASE64_STANDARD.encode(hashes[0].0),
-                    leaf_input: input,
-                });
-                for (i, hash) in hashes.into_iter().enumerate() {
-                    let index = start + i as u64;
-                    pending.insert(index, hash);
-                    new_hashes.push(StoredHash {
-                        hash_index: to_i64(index)?,
-                        hash: hash.0.to_vec(),
-                    });
-                }
-            }
+            rows.push(StoredLeaf {
+                leaf_index: to_i64(n)?,
+                agreement_id: leaf.agreement_id.clone(),
+                event: leaf.event,
+                logged_at: leaf.logged_at,
+                leaf_input: input,
+                leaf_hash: BASE64_STANDARD.encode(hash.0),
+            });
         }
         // Multi-row inserts run on the concrete connection (`MultiConnection` cannot).
-        for chunk in new_hashes.chunks(INSERT_CHUNK) {
-            crate::native!(&mut *conn, |c| diesel::insert_into(log_hashes::table)
-                .values(chunk)
-                .execute(c))?;
-        }
         for chunk in rows.chunks(INSERT_CHUNK) {
             crate::native!(&mut *conn, |c| diesel::insert_into(log_leaves::table)
                 .values(chunk)
                 .execute(c))?;
         }
-        Ok(first..first + leaves.len() as u64)
+        Ok(positions)
     })
+}
+
+/// Appends records by their RFC 6962 leaf hashes: reserves their positions and stores the
+/// hashes of every subtree they complete. Call inside a write transaction; [`append`] adds
+/// the leaf rows.
+pub(crate) fn append_records(conn: &mut DbConnection, records: &[Hash]) -> QueryResult<Range<u64>> {
+    let first = reserve(conn, records.len() as u64)?;
+    let mut new_hashes: Vec<StoredHash> = Vec::new();
+    {
+        // Hashes written earlier in this batch are not in the table yet.
+        let mut pending: HashMap<u64, Hash> = HashMap::new();
+        let reader = DbHashes::new(conn);
+        for (offset, record) in records.iter().enumerate() {
+            let n = first + offset as u64;
+            let hashes = {
+                let batch = BatchHashes {
+                    db: &reader,
+                    pending: &pending,
+                };
+                reader.finish(tlog_tiles::stored_hashes_for_record_hash(
+                    n, *record, &batch,
+                ))?
+            };
+            let start = tlog_tiles::stored_hash_index(0, n);
+            for (i, hash) in hashes.into_iter().enumerate() {
+                let index = start + i as u64;
+                pending.insert(index, hash);
+                new_hashes.push(StoredHash {
+                    hash_index: to_i64(index)?,
+                    hash: hash.0.to_vec(),
+                });
+            }
+        }
+    }
+    for chunk in new_hashes.chunks(INSERT_CHUNK) {
+        crate::native!(&mut *conn, |c| diesel::insert_into(log_hashes::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(first..first + records.len() as u64)
 }
 
 /// Takes `count` positions at the end of the log and returns the first. The UPDATE locks

@@ -27,3 +27,4 @@ mod schema_parity;
 mod seeding;
 mod smoke;
 mod transparency;
+mod transparency_verify;

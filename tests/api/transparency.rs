@@ -27,7 +27,7 @@ const CONSISTENCY: &str = "/api/v1/transparency/proofs/consistency";
 // ---------------------------------------------------------------------------------------
 
 /// An agreement event between two organisations; every third one is confidential.
-fn leaf(i: usize) -> Leaf {
+pub(crate) fn leaf(i: usize) -> Leaf {
     let terms = json!({
         "from_gives": [{"category": "expertise", "description": format!("Beratung {i}"),
                         "quantity": i, "unit": "hours"}],
@@ -53,7 +53,7 @@ fn leaf(i: usize) -> Leaf {
 
 /// Appends `count` leaves through the store in one write transaction on the app's pool, as
 /// the agreement endpoints will.
-fn append(app: &TestApp, count: usize) -> Vec<Leaf> {
+pub(crate) fn append(app: &TestApp, count: usize) -> Vec<Leaf> {
     let leaves: Vec<Leaf> = (0..count).map(leaf).collect();
     let mut conn = app.pool.get().expect("connection");
     db::write_transaction(&mut conn, |c: &mut DbConnection| {

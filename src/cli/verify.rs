@@ -1,0 +1,640 @@
+//! `mutua verify`: checks what the transparency log published, from files (offline) or
+//! fetched from a server, and prints one PASS or FAIL line per check. Exit code 0 when every
+//! check passed, 1 when one failed or could not be made, 2 for a usage error. The checks
+//! themselves are `transparency::verify`'s pure functions.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+use tlog_tiles::{Checkpoint, Hash};
+
+use crate::transparency::client::LogClient;
+use crate::transparency::verify::{self, Failure};
+use crate::transparency::wire::{ConsistencyProof, InclusionProof};
+
+/// Check the Mutua transparency log: checkpoint signatures, inclusion and consistency
+/// proofs, terms commitments, and every log entry of an agreement.
+#[derive(Debug, Parser)]
+#[command(name = "mutua verify", version)]
+struct VerifyCli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Check a checkpoint's signature against the log's verifier key.
+    Checkpoint(CheckpointArgs),
+    /// Check that a leaf is in the tree a signed checkpoint describes.
+    Inclusion(InclusionArgs),
+    /// Check that an older checkpoint's tree is a prefix of a newer one's (nothing rewritten).
+    Consistency(ConsistencyArgs),
+    /// Check a terms commitment against the revealed terms and salt (offline).
+    Commitment(CommitmentArgs),
+    /// Check every log entry of one agreement against a server's current checkpoint.
+    Agreement(AgreementArgs),
+}
+
+/// Where the key and whatever no file gives come from.
+#[derive(Debug, Args)]
+struct Source {
+    /// Base URL of a Mutua server (e.g. http://127.0.0.1:8080): fetch from it what no file gives.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// The log's verifier key (<origin>+<key id>+<base64 key>), as published at
+    /// GET /api/v1/transparency/public-key. Pin it: without it the server's own key is used,
+    /// which proves nothing against a server that swapped its key.
+    #[arg(long, value_name = "VERIFIER_KEY")]
+    key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct CheckpointArgs {
+    /// The signed checkpoint (the body of GET /api/v1/transparency/checkpoint); default: the server's current one.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    source: Source,
+}
+
+#[derive(Debug, Args)]
+struct InclusionArgs {
+    /// The leaf's index in the log.
+    #[arg(long, value_name = "N")]
+    leaf_index: u64,
+    /// A file holding the leaf input, the exact hashed text (one trailing newline is ignored).
+    #[arg(long, value_name = "FILE", conflicts_with = "leaf_hash")]
+    leaf_input: Option<PathBuf>,
+    /// The leaf hash instead of the input (base64). Without either, the server's entry is used.
+    #[arg(long, value_name = "BASE64")]
+    leaf_hash: Option<String>,
+    /// The signed checkpoint to check against; default: the server's current one.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// The inclusion proof (JSON of GET /api/v1/transparency/proofs/inclusion); default: fetched for the checkpoint's size.
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
+    #[command(flatten)]
+    source: Source,
+}
+
+#[derive(Debug, Args)]
+struct ConsistencyArgs {
+    /// The older signed checkpoint, kept from an earlier visit.
+    #[arg(long, value_name = "FILE")]
+    old_checkpoint: PathBuf,
+    /// The newer signed checkpoint; default: the server's current one.
+    #[arg(long, value_name = "FILE")]
+    new_checkpoint: Option<PathBuf>,
+    /// The consistency proof (JSON of GET /api/v1/transparency/proofs/consistency); default: fetched for the two sizes.
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
+    #[command(flatten)]
+    source: Source,
+}
+
+#[derive(Debug, Args)]
+struct CommitmentArgs {
+    /// A saved agreement (JSON of GET /api/v1/agreements/{id} as a party reads it) holding
+    /// terms, terms_salt and terms_commitment.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["terms", "salt", "commitment"])]
+    agreement: Option<PathBuf>,
+    /// A file holding the terms as JSON (any key order or spacing: they are canonicalised).
+    #[arg(long, value_name = "FILE", requires_all = ["salt", "commitment"])]
+    terms: Option<PathBuf>,
+    /// The agreement's terms_salt (base64).
+    #[arg(long, value_name = "BASE64", requires = "terms")]
+    salt: Option<String>,
+    /// The terms_commitment to check (base64), as in the log entry.
+    #[arg(long, value_name = "BASE64", requires = "terms")]
+    commitment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct AgreementArgs {
+    /// The agreement's id.
+    #[arg(value_name = "AGREEMENT_ID")]
+    id: String,
+    /// Base URL of the Mutua server (e.g. http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The log's verifier key, pinned (see `mutua verify checkpoint --help`).
+    #[arg(long, value_name = "VERIFIER_KEY")]
+    key: Option<String>,
+    /// An older signed checkpoint: also check that the current one is consistent with it.
+    #[arg(long, value_name = "FILE")]
+    old_checkpoint: Option<PathBuf>,
+    /// A bearer token (access token or API key) of a party, to read confidential terms and
+    /// their salt and check the commitment too.
+    #[arg(
+        long,
+        env = "MUTUA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+}
+
+/// Why a run stopped early.
+enum Stop {
+    /// Wrong invocation or unreadable input: exit 2.
+    Usage(String),
+    /// Something to check could not be had (a fetch failed) or a check that later ones
+    /// build on failed: reported as a FAIL, exit 1.
+    Failed,
+}
+
+/// The PASS and FAIL lines of a run.
+#[derive(Default)]
+struct Report {
+    passed: usize,
+    failed: usize,
+}
+
+impl Report {
+    fn pass(&mut self, what: &str, detail: impl std::fmt::Display) {
+        self.passed += 1;
+        println!("PASS {what}: {detail}");
+    }
+
+    fn fail(&mut self, what: &str, reason: impl std::fmt::Display) {
+        self.failed += 1;
+        println!("FAIL {what}: {reason}");
+    }
+
+    /// Reports a check; `Ok` carries the PASS line's detail.
+    fn check(&mut self, what: &str, result: Result<String, Failure>) -> bool {
+        match result {
+            Ok(detail) => {
+                self.pass(what, detail);
+                true
+            }
+            Err(reason) => {
+                self.fail(what, reason);
+                false
+            }
+        }
+    }
+
+    /// A value that had to be fetched: a FAIL line and a stop when it could not be.
+    fn fetched<T>(&mut self, what: &str, result: Result<T, String>) -> Result<T, Stop> {
+        result.map_err(|reason| {
+            self.fail(what, reason);
+            Stop::Failed
+        })
+    }
+}
+
+/// Runs `mutua verify` with the arguments after `verify`.
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let argv = std::iter::once(OsString::from("mutua verify")).chain(args);
+    let cli = match VerifyCli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let mut report = Report::default();
+    let outcome = match cli.mode {
+        Mode::Checkpoint(args) => checkpoint(&mut report, args),
+        Mode::Inclusion(args) => inclusion(&mut report, args),
+        Mode::Consistency(args) => consistency(&mut report, args),
+        Mode::Commitment(args) => commitment(&mut report, args),
+        Mode::Agreement(args) => agreement(&mut report, args),
+    };
+    match outcome {
+        Err(Stop::Usage(reason)) => {
+            eprintln!("error: {reason}");
+            ExitCode::from(2)
+        }
+        _ if report.failed > 0 => {
+            println!(
+                "{} of {} checks failed",
+                report.failed,
+                report.failed + report.passed
+            );
+            ExitCode::from(1)
+        }
+        _ => {
+            println!("all {} checks passed", report.passed);
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn usage(reason: impl Into<String>) -> Stop {
+    Stop::Usage(reason.into())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Stop> {
+    std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Stop> {
+    serde_json::from_slice(&read(path)?)
+        .map_err(|e| usage(format!("{} is not the expected JSON: {e}", path.display())))
+}
+
+fn client(server: Option<&str>, token: Option<String>) -> Result<Option<LogClient>, Stop> {
+    server
+        .map(|url| LogClient::new(url, token).map_err(usage))
+        .transpose()
+}
+
+/// The pinned key, or the server's with a warning that it proves nothing about the key.
+fn key(
+    report: &mut Report,
+    pinned: Option<&str>,
+    client: Option<&LogClient>,
+) -> Result<String, Stop> {
+    if let Some(key) = pinned {
+        return Ok(key.trim().to_owned());
+    }
+    let Some(client) = client else {
+        return Err(usage(
+            "give the log's verifier key with --key, or a --server to take it from",
+        ));
+    };
+    let published = report.fetched("public key", client.public_key())?;
+    eprintln!(
+        "note: using the server's own key {}; pin it with --key to notice a key swap",
+        published.verifier_key
+    );
+    Ok(published.verifier_key)
+}
+
+/// The signed checkpoint from a file, or else the server's current one.
+fn checkpoint_text(
+    report: &mut Report,
+    file: Option<&Path>,
+    client: Option<&LogClient>,
+    flag: &str,
+) -> Result<Vec<u8>, Stop> {
+    match (file, client) {
+        (Some(path), _) => read(path),
+        (None, Some(client)) => Ok(report
+            .fetched("checkpoint", client.checkpoint())?
+            .into_bytes()),
+        (None, None) => Err(usage(format!("give {flag} FILE or --server URL"))),
+    }
+}
+
+fn describe(checkpoint: &Checkpoint) -> String {
+    format!(
+        "{} with {} leaves, root {}",
+        checkpoint.origin(),
+        checkpoint.size(),
+        checkpoint.hash()
+    )
+}
+
+/// Checks a checkpoint's signature; later checks build on it, so a failure stops the run.
+fn open(report: &mut Report, what: &str, note: &[u8], key: &str) -> Result<Checkpoint, Stop> {
+    match verify::open_checkpoint(note, key) {
+        Ok(checkpoint) => {
+            report.pass(
+                what,
+                format!("{}, signed by {}", describe(&checkpoint), key_id(key)),
+            );
+            Ok(checkpoint)
+        }
+        Err(reason) => {
+            report.fail(what, reason);
+            Err(Stop::Failed)
+        }
+    }
+}
+
+/// The `<name>+<id>` part of a verifier key.
+fn key_id(key: &str) -> String {
+    key.rsplit_once('+').map_or(key, |(id, _)| id).to_owned()
+}
+
+fn checkpoint(report: &mut Report, args: CheckpointArgs) -> Result<(), Stop> {
+    let client = client(args.source.server.as_deref(), None)?;
+    let note = checkpoint_text(
+        report,
+        args.checkpoint.as_deref(),
+        client.as_ref(),
+        "--checkpoint",
+    )?;
+    let key = key(report, args.source.key.as_deref(), client.as_ref())?;
+    open(report, "checkpoint", &note, &key).map(|_| ())
+}
+
+fn inclusion(report: &mut Report, args: InclusionArgs) -> Result<(), Stop> {
+    let client = client(args.source.server.as_deref(), None)?;
+    let note = checkpoint_text(
+        report,
+        args.checkpoint.as_deref(),
+        client.as_ref(),
+        "--checkpoint",
+    )?;
+    let key = key(report, args.source.key.as_deref(), client.as_ref())?;
+    let checkpoint = open(report, "checkpoint", &note, &key)?;
+    let index = args.leaf_index;
+    let leaf_hash = match (&args.leaf_input, &args.leaf_hash, &client) {
+        (Some(path), _, _) => verify::leaf_hash(strip_newline(&read(path)?)),
+        (None, Some(text), _) => verify::parse_hash(text, "--leaf-hash").map_err(|e| usage(e.0))?,
+        (None, None, Some(client)) => {
+            let entry = report.fetched("leaf", client.entry(index))?;
+            served_leaf(report, index, &entry.leaf_input, &entry.leaf_hash)?
+        }
+        (None, None, None) => {
+            return Err(usage(
+                "give --leaf-input FILE, --leaf-hash BASE64 or --server URL",
+            ))
+        }
+    };
+    let proof: InclusionProof = match (&args.proof, &client) {
+        (Some(path), _) => read_json(path)?,
+        (None, Some(client)) => report.fetched(
+            "inclusion proof",
+            client.inclusion(index, checkpoint.size()),
+        )?,
+        (None, None) => return Err(usage("give --proof FILE or --server URL")),
+    };
+    check_inclusion(report, &checkpoint, index, leaf_hash, &proof);
+    Ok(())
+}
+
+/// The leaf hash of a leaf input the server sent, checked against the hash it sent beside.
+fn served_leaf(
+    report: &mut Report,
+    index: u64,
+    input: &str,
+    sent_hash: &str,
+) -> Result<Hash, Stop> {
+    let hash = verify::leaf_hash(input.as_bytes());
+    if hash.to_string() != sent_hash {
+        report.fail(
+            &format!("leaf {index}"),
+            "the server's leaf_hash is not the hash of its leaf_input",
+        );
+        return Err(Stop::Failed);
+    }
+    Ok(hash)
+}
+
+fn check_inclusion(
+    report: &mut Report,
+    checkpoint: &Checkpoint,
+    index: u64,
+    leaf_hash: Hash,
+    proof: &InclusionProof,
+) -> bool {
+    let what = format!("inclusion of leaf {index}");
+    let result = (|| {
+        if proof.leaf_index != index || proof.tree_size != checkpoint.size() {
+            return Err(Failure(format!(
+                "the proof is for leaf {} in a tree of {} leaves, not leaf {index} in the \
+                 checkpoint's {}",
+                proof.leaf_index,
+                proof.tree_size,
+                checkpoint.size()
+            )));
+        }
+        let hashes = verify::parse_hashes(&proof.hashes)?;
+        verify::check_inclusion(checkpoint, index, leaf_hash, &hashes)?;
+        Ok(format!(
+            "leaf hash {leaf_hash} is leaf {index} of the tree of {} leaves ({} proof hashes)",
+            checkpoint.size(),
+            hashes.len()
+        ))
+    })();
+    report.check(&what, result)
+}
+
+fn strip_newline(bytes: &[u8]) -> &[u8] {
+    // A leaf input is a JSON object and never ends in a newline; an editor may add one.
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+fn consistency(report: &mut Report, args: ConsistencyArgs) -> Result<(), Stop> {
+    let client = client(args.source.server.as_deref(), None)?;
+    let old_note = read(&args.old_checkpoint)?;
+    let new_note = checkpoint_text(
+        report,
+        args.new_checkpoint.as_deref(),
+        client.as_ref(),
+        "--new-checkpoint",
+    )?;
+    let key = key(report, args.source.key.as_deref(), client.as_ref())?;
+    let old = open(report, "old checkpoint", &old_note, &key)?;
+    let new = open(report, "new checkpoint", &new_note, &key)?;
+    if old.size() == 0 {
+        check_extends_empty(report, &old, &new);
+        return Ok(());
+    }
+    let proof = match (&args.proof, &client) {
+        (Some(path), _) => read_json(path)?,
+        // A server that shrank cannot prove anything; the check below says so.
+        (None, _) if old.size() > new.size() => ConsistencyProof {
+            first: old.size(),
+            second: new.size(),
+            hashes: Vec::new(),
+        },
+        (None, Some(client)) => report.fetched(
+            "consistency proof",
+            client.consistency(old.size(), new.size()),
+        )?,
+        (None, None) => return Err(usage("give --proof FILE or --server URL")),
+    };
+    check_consistency(report, &old, &new, &proof);
+    Ok(())
+}
+
+/// The empty tree is a prefix of every tree: nothing to prove (and RFC 9162 defines no
+/// proof for it), only the older checkpoint's root to check.
+fn check_extends_empty(report: &mut Report, old: &Checkpoint, new: &Checkpoint) {
+    report.check(
+        &format!("consistency 0 → {}", new.size()),
+        verify::check_extends_empty(old, new)
+            .map(|()| "the empty tree is a prefix of every tree".to_owned()),
+    );
+}
+
+fn check_consistency(
+    report: &mut Report,
+    old: &Checkpoint,
+    new: &Checkpoint,
+    proof: &ConsistencyProof,
+) -> bool {
+    let what = format!("consistency {} → {}", old.size(), new.size());
+    let result = (|| {
+        if proof.first != old.size() || proof.second != new.size() {
+            return Err(Failure(format!(
+                "the proof is for sizes {} → {}, not the checkpoints' {} → {}",
+                proof.first,
+                proof.second,
+                old.size(),
+                new.size()
+            )));
+        }
+        let hashes = verify::parse_hashes(&proof.hashes)?;
+        verify::check_consistency(old, new, &hashes)?;
+        Ok(format!(
+            "the tree of {} leaves is a prefix of the tree of {} ({} proof hashes)",
+            old.size(),
+            new.size(),
+            hashes.len()
+        ))
+    })();
+    report.check(&what, result)
+}
+
+fn commitment(report: &mut Report, args: CommitmentArgs) -> Result<(), Stop> {
+    let (terms, salt, commitment) = match (args.agreement, args.terms, args.salt, args.commitment) {
+        (Some(path), ..) => {
+            let agreement: Value = read_json(&path)?;
+            let field = |name: &str| {
+                agreement.get(name).cloned().ok_or_else(|| {
+                    usage(format!(
+                        "{} has no `{name}` (read it as a party)",
+                        path.display()
+                    ))
+                })
+            };
+            let text = |name: &str| -> Result<String, Stop> {
+                field(name)?
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| usage(format!("`{name}` in {} is not a string", path.display())))
+            };
+            (
+                field("terms")?,
+                text("terms_salt")?,
+                text("terms_commitment")?,
+            )
+        }
+        (None, Some(path), Some(salt), Some(commitment)) => (read_json(&path)?, salt, commitment),
+        _ => {
+            return Err(usage(
+                "give --agreement FILE, or --terms FILE with --salt and --commitment",
+            ))
+        }
+    };
+    report.check(
+        "terms commitment",
+        verify::check_commitment(&terms, &salt, &commitment)
+            .map(|()| format!("the terms and salt give {}", commitment.trim())),
+    );
+    Ok(())
+}
+
+fn agreement(report: &mut Report, args: AgreementArgs) -> Result<(), Stop> {
+    let client = LogClient::new(&args.server, args.token.clone()).map_err(usage)?;
+    let old_note = args.old_checkpoint.as_deref().map(read).transpose()?;
+    let key = key(report, args.key.as_deref(), Some(&client))?;
+    let note = report.fetched("checkpoint", client.checkpoint())?;
+    let current = open(report, "checkpoint", note.as_bytes(), &key)?;
+    let agreement = report.fetched("agreement", client.agreement(&args.id))?;
+    let entries = log_entries(&agreement);
+    if entries.is_empty() {
+        report.fail("agreement", format!("{} lists no log entries", args.id));
+    }
+    for (index, event) in entries {
+        check_agreement_leaf(
+            report, &client, &current, &agreement, &args.id, index, &event,
+        );
+    }
+    if let (Some(terms), Some(salt), Some(commitment)) = (
+        agreement.get("terms"),
+        agreement["terms_salt"].as_str(),
+        agreement["terms_commitment"].as_str(),
+    ) {
+        report.check(
+            "terms commitment",
+            verify::check_commitment(terms, salt, commitment)
+                .map(|()| "the agreement's terms and salt give its commitment".to_owned()),
+        );
+    }
+    if let Some(old_note) = old_note {
+        let old = open(report, "old checkpoint", &old_note, &key)?;
+        if old.size() == 0 {
+            check_extends_empty(report, &old, &current);
+            return Ok(());
+        }
+        let proof = if old.size() > current.size() {
+            ConsistencyProof {
+                first: old.size(),
+                second: current.size(),
+                hashes: Vec::new(),
+            }
+        } else {
+            report.fetched(
+                "consistency proof",
+                client.consistency(old.size(), current.size()),
+            )?
+        };
+        check_consistency(report, &old, &current, &proof);
+    }
+    Ok(())
+}
+
+/// The agreement's `log_entries` as (leaf index, event).
+fn log_entries(agreement: &Value) -> Vec<(u64, String)> {
+    agreement["log_entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| Some((e["leaf_index"].as_u64()?, e["event"].as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One of the agreement's leaves: it says what the agreement says, and it is in the tree.
+fn check_agreement_leaf(
+    report: &mut Report,
+    client: &LogClient,
+    checkpoint: &Checkpoint,
+    agreement: &Value,
+    id: &str,
+    index: u64,
+    event: &str,
+) {
+    let what = format!("leaf {index} ({event})");
+    let Ok(entry) = report.fetched(&what, client.entry(index)) else {
+        return;
+    };
+    let Ok(leaf_hash) = served_leaf(report, index, &entry.leaf_input, &entry.leaf_hash) else {
+        return;
+    };
+    let content = (|| {
+        let leaf: Value = serde_json::from_str(&entry.leaf_input)
+            .map_err(|_| Failure("the leaf input is not JSON".into()))?;
+        if leaf["agreement_id"].as_str() != Some(id) || leaf["event"].as_str() != Some(event) {
+            return Err(Failure(format!(
+                "the leaf records {} of agreement {}, not {event} of {id}",
+                leaf["event"], leaf["agreement_id"]
+            )));
+        }
+        for field in ["from_org_id", "to_org_id", "kind", "terms_commitment"] {
+            if let Some(expected) = agreement.get(field) {
+                if leaf.get(field) != Some(expected) {
+                    return Err(Failure(format!(
+                        "the leaf's {field} {} differs from the agreement's {expected}",
+                        leaf[field]
+                    )));
+                }
+            }
+        }
+        Ok(format!("records {event} of {id}"))
+    })();
+    report.check(&what, content);
+    let proof = match report.fetched(
+        &format!("inclusion proof of leaf {index}"),
+        client.inclusion(index, checkpoint.size()),
+    ) {
+        Ok(proof) => proof,
+        Err(_) => return,
+    };
+    check_inclusion(report, checkpoint, index, leaf_hash, &proof);
+}
