@@ -4,7 +4,7 @@
 mod verify;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,6 +49,13 @@ enum Command {
         /// Where to write `org_id,email,password,api_key` per organisation.
         #[arg(long, default_value = "seed-logins.csv")]
         out: PathBuf,
+        /// Also open this many exchange proposals between the seeded organisations (for the
+        /// accept benchmark); `proposal_id,receiver_api_key` lines go to `--proposals-out`.
+        #[arg(long, default_value_t = 0)]
+        open_proposals: usize,
+        /// Where to write the open proposals.
+        #[arg(long, default_value = "seed-proposals.csv")]
+        proposals_out: PathBuf,
     },
     /// Check the transparency log: checkpoint signatures, inclusion and consistency proofs,
     /// terms commitments, an agreement's entries (`mutua verify --help` for the modes).
@@ -303,7 +310,11 @@ pub fn run() -> Result<ExitCode, String> {
             listings_per_org,
             seed,
             out,
-        } => seed_demo(&cli.config, orgs, listings_per_org, seed, &out),
+            open_proposals,
+            proposals_out,
+        } => seed_demo(&cli.config, orgs, listings_per_org, seed, &out).and_then(|()| {
+            seed_proposals(&cli.config, &out, open_proposals, &proposals_out)
+        }),
         Command::CreateAdmin {
             email,
             password,
@@ -312,6 +323,17 @@ pub fn run() -> Result<ExitCode, String> {
         Command::Verify { .. } => Err("`verify` is handled above".into()),
     };
     done.map(|()| ExitCode::SUCCESS)
+}
+
+/// Opens `count` proposals between the organisations of the logins file `logins`.
+fn seed_proposals(config: &Config, logins: &Path, count: usize, out: &Path) -> Result<(), String> {
+    if count == 0 {
+        return Ok(());
+    }
+    let (_, mut conn, _) = open(config)?;
+    let made = crate::seed::proposals::run(&mut conn, logins, count, out)?;
+    println!("opened {made} proposals; their ids and receivers' keys are in {}", out.display());
+    Ok(())
 }
 
 fn serve(config: &Config) -> Result<(), String> {

@@ -1,0 +1,110 @@
+//! Open proposals between seeded organisations, for the accept benchmark: each line of the
+//! written file is `proposal_id,receiver_api_key`, so a load generator can accept every
+//! proposal once, as its receiver.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use diesel::Connection;
+
+use crate::db::DbConnection;
+use crate::models::proposal::{
+    Item, ItemCategory, Proposal, ProposalKind, ProposalStatus, Revision, Terms,
+};
+use crate::models::{new_id, now};
+
+/// Seeded organisations and their API keys, read back from the logins file `seed` wrote.
+fn read_logins(logins: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(logins)
+        .map_err(|e| format!("cannot read {}: {e}", logins.display()))?;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            Some((fields.first()?.to_string(), fields.get(3)?.to_string()))
+        })
+        .collect())
+}
+
+fn terms(n: usize) -> Terms {
+    let item = |category, description: String| Item {
+        category,
+        description,
+        quantity: Some(1 + (n % 5) as i64),
+        unit: Some("hours".to_owned()),
+        listing_id: None,
+    };
+    Terms {
+        from_gives: vec![item(
+            ItemCategory::Expertise,
+            format!("Beratung zum Kundenservice, Paket {n}"),
+        )],
+        to_gives: vec![item(
+            ItemCategory::Resource,
+            format!("Seminarraum für das Team, Termin {n}"),
+        )],
+    }
+}
+
+/// Creates `count` open exchange proposals, each between a different ordered pair of the
+/// organisations in `logins` as far as there are pairs, and writes `out`. Returns how many.
+pub fn run(
+    conn: &mut DbConnection,
+    logins: &Path,
+    count: usize,
+    out: &Path,
+) -> Result<usize, String> {
+    let orgs = read_logins(logins)?;
+    if orgs.len() < 2 {
+        return Err("open proposals need at least two seeded organisations".into());
+    }
+    let mut file =
+        std::fs::File::create(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    writeln!(file, "proposal_id,receiver_api_key").map_err(|e| e.to_string())?;
+    let n_orgs = orgs.len();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+        let lines = conn
+            .transaction::<_, diesel::result::Error, _>(|conn| {
+                let mut lines = Vec::with_capacity(chunk.len());
+                for &n in chunk {
+                    let from = n % n_orgs;
+                    let to = (from + 1 + (n / n_orgs) % (n_orgs - 1)) % n_orgs;
+                    let (id, at) = (new_id(), now());
+                    let proposal = Proposal {
+                        id: id.clone(),
+                        from_org_id: orgs[from].0.clone(),
+                        to_org_id: orgs[to].0.clone(),
+                        kind: ProposalKind::Exchange,
+                        confidential: n % 4 == 0,
+                        status: ProposalStatus::Open,
+                        latest_revision: 1,
+                        expires_at: None,
+                        agreement_id: None,
+                        closed_reason: None,
+                        closed_at: None,
+                        created_by: None,
+                        created_at: at,
+                        updated_at: at,
+                    };
+                    let first = Revision {
+                        proposal_id: id.clone(),
+                        number: 1,
+                        author_org_id: orgs[from].0.clone(),
+                        author_user_id: None,
+                        terms: terms(n).stored(),
+                        message: "Ein fairer Tausch?".to_owned(),
+                        created_at: at,
+                    };
+                    proposal.insert(conn, &first)?;
+                    lines.push(format!("{id},{}", orgs[to].1));
+                }
+                Ok(lines)
+            })
+            .map_err(|e| format!("seeding proposals failed: {e}"))?;
+        for line in lines {
+            writeln!(file, "{line}").map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(count)
+}
