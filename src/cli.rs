@@ -312,9 +312,8 @@ pub fn run() -> Result<ExitCode, String> {
             out,
             open_proposals,
             proposals_out,
-        } => seed_demo(&cli.config, orgs, listings_per_org, seed, &out).and_then(|()| {
-            seed_proposals(&cli.config, &out, open_proposals, &proposals_out)
-        }),
+        } => seed_demo(&cli.config, orgs, listings_per_org, seed, &out)
+            .and_then(|()| seed_proposals(&cli.config, &out, open_proposals, &proposals_out)),
         Command::CreateAdmin {
             email,
             password,
@@ -332,7 +331,10 @@ fn seed_proposals(config: &Config, logins: &Path, count: usize, out: &Path) -> R
     }
     let (_, mut conn, _) = open(config)?;
     let made = crate::seed::proposals::run(&mut conn, logins, count, out)?;
-    println!("opened {made} proposals; their ids and receivers' keys are in {}", out.display());
+    println!(
+        "opened {made} proposals; their ids and receivers' keys are in {}",
+        out.display()
+    );
     Ok(())
 }
 
