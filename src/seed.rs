@@ -410,8 +410,8 @@ fn seed_org(
     Ok(format!("{org_id},{email},{password},{key}"))
 }
 
-/// A `read` and `write` API key for a seeded organisation (written to the seed file, so
-/// benchmarks and demos can act as the organisation).
+/// A read-only API key for a seeded organisation (written to the seed file, so benchmarks
+/// can act as the organisation).
 fn seed_key(
     conn: &mut DbConnection,
     rng: &mut ChaCha8Rng,
@@ -428,7 +428,7 @@ fn seed_key(
         name: "seed".to_owned(),
         prefix: key.chars().take(12).collect(),
         key_hash: sha256_hex(&key),
-        scopes: Scopes(vec![Scope::Read, Scope::Write]),
+        scopes: Scopes(vec![Scope::Read]),
         created_by: user_id.to_owned(),
         created_at: at,
         last_used_at: None,

@@ -1,30 +1,56 @@
 //! Open proposals between seeded organisations, for the accept benchmark: each line of the
-//! written file is `proposal_id,receiver_api_key`, so a load generator can accept every
-//! proposal once, as its receiver.
+//! written file is `proposal_id,receiver_api_key` (a `write` key made here for each
+//! receiving organisation), so a load generator can accept every proposal once, as its
+//! receiver.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 
 use diesel::Connection;
 
 use crate::db::DbConnection;
+use crate::models::api_key::{ApiKey, Scope, Scopes};
 use crate::models::proposal::{
     Item, ItemCategory, Proposal, ProposalKind, ProposalStatus, Revision, Terms,
 };
 use crate::models::{new_id, now};
 
-/// Seeded organisations and their API keys, read back from the logins file `seed` wrote.
-fn read_logins(logins: &Path) -> Result<Vec<(String, String)>, String> {
+/// The seeded organisations, read back from the logins file `seed` wrote.
+fn read_orgs(logins: &Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(logins)
         .map_err(|e| format!("cannot read {}: {e}", logins.display()))?;
     Ok(text
         .lines()
         .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(',').collect();
-            Some((fields.first()?.to_string(), fields.get(3)?.to_string()))
-        })
+        .filter_map(|line| line.split(',').next().map(str::to_owned))
         .collect())
+}
+
+/// A new `write` key of `org_id`, created by its first owner; returns the secret.
+fn write_key(conn: &mut DbConnection, org_id: &str) -> diesel::QueryResult<String> {
+    use crate::db::schema::memberships;
+    use diesel::prelude::*;
+    let owner: String = memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .select(memberships::user_id)
+        .first(conn)?;
+    let key = crate::auth::tokens::random_token(32);
+    let key = format!("{}{key}", crate::models::api_key::KEY_PREFIX);
+    ApiKey {
+        id: new_id(),
+        org_id: org_id.to_owned(),
+        name: "accept benchmark".to_owned(),
+        prefix: key.chars().take(12).collect(),
+        key_hash: crate::auth::tokens::sha256_hex(&key),
+        scopes: Scopes(vec![Scope::Read, Scope::Write]),
+        created_by: owner,
+        created_at: now(),
+        last_used_at: None,
+        revoked_at: None,
+    }
+    .insert(conn)?;
+    Ok(key)
 }
 
 fn terms(n: usize) -> Terms {
@@ -55,7 +81,7 @@ pub fn run(
     count: usize,
     out: &Path,
 ) -> Result<usize, String> {
-    let orgs = read_logins(logins)?;
+    let orgs = read_orgs(logins)?;
     if orgs.len() < 2 {
         return Err("open proposals need at least two seeded organisations".into());
     }
@@ -63,6 +89,7 @@ pub fn run(
         std::fs::File::create(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     writeln!(file, "proposal_id,receiver_api_key").map_err(|e| e.to_string())?;
     let n_orgs = orgs.len();
+    let mut keys: HashMap<usize, String> = HashMap::new();
     for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
         let lines = conn
             .transaction::<_, diesel::result::Error, _>(|conn| {
@@ -73,8 +100,8 @@ pub fn run(
                     let (id, at) = (new_id(), now());
                     let proposal = Proposal {
                         id: id.clone(),
-                        from_org_id: orgs[from].0.clone(),
-                        to_org_id: orgs[to].0.clone(),
+                        from_org_id: orgs[from].clone(),
+                        to_org_id: orgs[to].clone(),
                         kind: ProposalKind::Exchange,
                         confidential: n % 4 == 0,
                         status: ProposalStatus::Open,
@@ -90,14 +117,22 @@ pub fn run(
                     let first = Revision {
                         proposal_id: id.clone(),
                         number: 1,
-                        author_org_id: orgs[from].0.clone(),
+                        author_org_id: orgs[from].clone(),
                         author_user_id: None,
                         terms: terms(n).stored(),
                         message: "Ein fairer Tausch?".to_owned(),
                         created_at: at,
                     };
                     proposal.insert(conn, &first)?;
-                    lines.push(format!("{id},{}", orgs[to].1));
+                    let key = match keys.get(&to) {
+                        Some(key) => key.clone(),
+                        None => {
+                            let key = write_key(conn, &orgs[to])?;
+                            keys.insert(to, key.clone());
+                            key
+                        }
+                    };
+                    lines.push(format!("{id},{key}"));
                 }
                 Ok(lines)
             })
