@@ -49,6 +49,12 @@ enum Command {
         /// Where to write `org_id,email,password,api_key` per organisation.
         #[arg(long, default_value = "seed-logins.csv")]
         out: PathBuf,
+        /// Also append this many synthetic transparency-log leaves: `agreement.accepted`
+        /// events between seeded organisations with no agreement rows behind them, 10,000
+        /// per transaction (for benchmarks of the log). With --orgs 0 they join an
+        /// already seeded database.
+        #[arg(long, default_value_t = 0)]
+        log_leaves: usize,
         /// Also open this many exchange proposals between the seeded organisations (for the
         /// accept benchmark); `proposal_id,receiver_api_key` lines go to `--proposals-out`.
         #[arg(long, default_value_t = 0)]
@@ -310,10 +316,20 @@ pub fn run() -> Result<ExitCode, String> {
             listings_per_org,
             seed,
             out,
+            log_leaves,
             open_proposals,
             proposals_out,
-        } => seed_demo(&cli.config, orgs, listings_per_org, seed, &out)
-            .and_then(|()| seed_proposals(&cli.config, &out, open_proposals, &proposals_out)),
+        } => seed_demo(
+            &cli.config,
+            crate::seed::SeedPlan {
+                orgs,
+                listings_per_org,
+                seed,
+                log_leaves,
+            },
+            &out,
+        )
+        .and_then(|()| seed_proposals(&cli.config, &out, open_proposals, &proposals_out)),
         Command::CreateAdmin {
             email,
             password,
@@ -365,24 +381,18 @@ fn open(config: &Config) -> Result<(Backend, db::PooledConnection, Vec<String>),
 
 fn seed_demo(
     config: &Config,
-    orgs: usize,
-    listings_per_org: usize,
-    seed: u64,
+    plan: crate::seed::SeedPlan,
     out: &std::path::Path,
 ) -> Result<(), String> {
     let (_, mut conn, _) = open(config)?;
     let started = std::time::Instant::now();
-    let plan = crate::seed::SeedPlan {
-        orgs,
-        listings_per_org,
-        seed,
-    };
     let report = crate::seed::run(&mut conn, &plan, out)?;
     println!(
-        "seeded {} organisations and {} listings ({} published) in {:.1} s; logins in {}",
+        "seeded {} organisations, {} listings ({} published) and {} log leaves in {:.1} s; logins in {}",
         report.orgs,
         report.listings,
         report.published,
+        report.log_leaves,
         started.elapsed().as_secs_f64(),
         out.display()
     );

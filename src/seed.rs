@@ -17,13 +17,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::auth::tokens::sha256_hex;
-use crate::db::schema::{memberships, users};
+use crate::db::schema::{memberships, orgs, users};
 use crate::db::DbConnection;
 use crate::models::api_key::{ApiKey, Scope, Scopes};
 use crate::models::listing::{Listing, ListingCategory, ListingFields, ListingKind, ListingStatus};
 use crate::models::membership::OrgRole;
 use crate::models::org::Org;
 use crate::models::user::{AccountStatus, PlatformRole, User};
+use crate::transparency::{Leaf, LogEvent};
 
 /// What to seed.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct SeedPlan {
     pub orgs: usize,
     pub listings_per_org: usize,
     pub seed: u64,
+    /// Synthetic transparency-log leaves to append after the organisations.
+    pub log_leaves: usize,
 }
 
 /// What was seeded.
@@ -39,6 +42,7 @@ pub struct SeedReport {
     pub orgs: usize,
     pub listings: usize,
     pub published: usize,
+    pub log_leaves: usize,
 }
 
 const INDUSTRY: &str = "hospitality";
@@ -280,7 +284,7 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
         .count()
         .get_result(conn)
         .map_err(|e| format!("cannot read the database: {e}"))?;
-    if seeded > 0 {
+    if seeded > 0 && plan.orgs > 0 {
         return Err(format!(
             "the database already holds the data of seed {}; use another --seed or a fresh database",
             plan.seed
@@ -332,9 +336,81 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
     }
+    report.log_leaves = seed_log(conn, plan.log_leaves, plan.seed, base)?;
     // Fresh statistics, so the planners use the tag and full-text indexes right away.
     crate::db::refresh_statistics(conn)?;
     Ok(report)
+}
+
+/// Leaves appended per transaction by [`seed_log`]: large batches spare the per-commit
+/// cost; the hashes of a batch wait in memory until its one INSERT per 500 rows.
+const LOG_BATCH: usize = 10_000;
+
+/// Appends `count` synthetic `agreement.accepted` leaves between (up to 1,000 of) the
+/// database's organisations through the log's own store, in batches. There are no agreement
+/// rows behind them: they exist to measure the log's endpoints at size. Every third one is
+/// confidential (a commitment only).
+fn seed_log(
+    conn: &mut DbConnection,
+    count: usize,
+    seed: u64,
+    base: chrono::NaiveDateTime,
+) -> Result<usize, String> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let org_ids: Vec<String> = orgs::table
+        .select(orgs::id)
+        .order(orgs::id)
+        .limit(1000)
+        .load(conn)
+        .map_err(|e| format!("cannot read organisations: {e}"))?;
+    if org_ids.len() < 2 {
+        return Err("--log-leaves needs at least two organisations (seed some with --orgs)".into());
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6c6f_6700);
+    let start = crate::transparency::store::tree_size(conn).map_err(|e| e.to_string())? as usize;
+    let mut done = 0;
+    while done < count {
+        let batch: Vec<Leaf> = (done..(done + LOG_BATCH).min(count))
+            .map(|i| synthetic_leaf(&mut rng, &org_ids, base, start + i))
+            .collect();
+        crate::transparency::store::append(conn, &batch)
+            .map_err(|e| format!("seeding the log failed: {e}"))?;
+        done += batch.len();
+    }
+    Ok(done)
+}
+
+fn synthetic_leaf(
+    rng: &mut ChaCha8Rng,
+    org_ids: &[String],
+    base: chrono::NaiveDateTime,
+    index: usize,
+) -> Leaf {
+    let logged_at = base + chrono::Duration::milliseconds(index as i64 * 250);
+    let from = rng.gen_range(0..org_ids.len());
+    let to = (from + rng.gen_range(1..org_ids.len())) % org_ids.len();
+    let trial = rng.gen_bool(0.2);
+    let gives = |rng: &mut ChaCha8Rng, what: &str| {
+        serde_json::json!([{"category": "expertise", "description": what,
+                             "quantity": rng.gen_range(1..40), "unit": "hours"}])
+    };
+    let terms = serde_json::json!({
+        "from_gives": gives(rng, "Schulung für Empfangsteams"),
+        "to_gives": if trial { serde_json::json!([]) } else { gives(rng, "Seminarraum") },
+    });
+    let salt: [u8; 32] = rng.gen();
+    Leaf {
+        agreement_id: seeded_id(rng, logged_at),
+        event: LogEvent::Accepted,
+        logged_at,
+        from_org_id: org_ids[from].clone(),
+        to_org_id: org_ids[to].clone(),
+        kind: if trial { "trial" } else { "exchange" }.into(),
+        terms_commitment: crate::transparency::terms_commitment(&salt, &terms),
+        terms: (index % 3 != 2).then_some(terms),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -111,6 +111,9 @@ pub struct Settings {
     pub log_signing_key: Option<SecretString>,
 }
 
+/// The transparency log's origin when none is configured.
+pub const DEFAULT_LOG_ORIGIN: &str = "mutua.local/transparency";
+
 /// Shortest accepted signing secret.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -136,7 +139,7 @@ impl Settings {
             listing_quota: 200,
             submissions_per_day: 50,
             proposal_limits: ProposalLimits::default(),
-            log_origin: crate::transparency::signing::DEFAULT_ORIGIN.into(),
+            log_origin: DEFAULT_LOG_ORIGIN.into(),
             log_signing_key: None,
         }
     }

@@ -7,6 +7,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod agreement;
+
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 use tlog_tiles::{Checkpoint, Hash};
@@ -204,7 +206,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Mode::Inclusion(args) => inclusion(&mut report, args),
         Mode::Consistency(args) => consistency(&mut report, args),
         Mode::Commitment(args) => commitment(&mut report, args),
-        Mode::Agreement(args) => agreement(&mut report, args),
+        Mode::Agreement(args) => agreement::run(&mut report, args),
     };
     match outcome {
         Err(Stop::Usage(reason)) => {
@@ -525,116 +527,4 @@ fn commitment(report: &mut Report, args: CommitmentArgs) -> Result<(), Stop> {
             .map(|()| format!("the terms and salt give {}", commitment.trim())),
     );
     Ok(())
-}
-
-fn agreement(report: &mut Report, args: AgreementArgs) -> Result<(), Stop> {
-    let client = LogClient::new(&args.server, args.token.clone()).map_err(usage)?;
-    let old_note = args.old_checkpoint.as_deref().map(read).transpose()?;
-    let key = key(report, args.key.as_deref(), Some(&client))?;
-    let note = report.fetched("checkpoint", client.checkpoint())?;
-    let current = open(report, "checkpoint", note.as_bytes(), &key)?;
-    let agreement = report.fetched("agreement", client.agreement(&args.id))?;
-    let entries = log_entries(&agreement);
-    if entries.is_empty() {
-        report.fail("agreement", format!("{} lists no log entries", args.id));
-    }
-    for (index, event) in entries {
-        check_agreement_leaf(
-            report, &client, &current, &agreement, &args.id, index, &event,
-        );
-    }
-    if let (Some(terms), Some(salt), Some(commitment)) = (
-        agreement.get("terms"),
-        agreement["terms_salt"].as_str(),
-        agreement["terms_commitment"].as_str(),
-    ) {
-        report.check(
-            "terms commitment",
-            verify::check_commitment(terms, salt, commitment)
-                .map(|()| "the agreement's terms and salt give its commitment".to_owned()),
-        );
-    }
-    if let Some(old_note) = old_note {
-        let old = open(report, "old checkpoint", &old_note, &key)?;
-        if old.size() == 0 {
-            check_extends_empty(report, &old, &current);
-            return Ok(());
-        }
-        let proof = if old.size() > current.size() {
-            ConsistencyProof {
-                first: old.size(),
-                second: current.size(),
-                hashes: Vec::new(),
-            }
-        } else {
-            report.fetched(
-                "consistency proof",
-                client.consistency(old.size(), current.size()),
-            )?
-        };
-        check_consistency(report, &old, &current, &proof);
-    }
-    Ok(())
-}
-
-/// The agreement's `log_entries` as (leaf index, event).
-fn log_entries(agreement: &Value) -> Vec<(u64, String)> {
-    agreement["log_entries"]
-        .as_array()
-        .map(|entries| {
-            entries
-                .iter()
-                .filter_map(|e| Some((e["leaf_index"].as_u64()?, e["event"].as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// One of the agreement's leaves: it says what the agreement says, and it is in the tree.
-fn check_agreement_leaf(
-    report: &mut Report,
-    client: &LogClient,
-    checkpoint: &Checkpoint,
-    agreement: &Value,
-    id: &str,
-    index: u64,
-    event: &str,
-) {
-    let what = format!("leaf {index} ({event})");
-    let Ok(entry) = report.fetched(&what, client.entry(index)) else {
-        return;
-    };
-    let Ok(leaf_hash) = served_leaf(report, index, &entry.leaf_input, &entry.leaf_hash) else {
-        return;
-    };
-    let content = (|| {
-        let leaf: Value = serde_json::from_str(&entry.leaf_input)
-            .map_err(|_| Failure("the leaf input is not JSON".into()))?;
-        if leaf["agreement_id"].as_str() != Some(id) || leaf["event"].as_str() != Some(event) {
-            return Err(Failure(format!(
-                "the leaf records {} of agreement {}, not {event} of {id}",
-                leaf["event"], leaf["agreement_id"]
-            )));
-        }
-        for field in ["from_org_id", "to_org_id", "kind", "terms_commitment"] {
-            if let Some(expected) = agreement.get(field) {
-                if leaf.get(field) != Some(expected) {
-                    return Err(Failure(format!(
-                        "the leaf's {field} {} differs from the agreement's {expected}",
-                        leaf[field]
-                    )));
-                }
-            }
-        }
-        Ok(format!("records {event} of {id}"))
-    })();
-    report.check(&what, content);
-    let proof = match report.fetched(
-        &format!("inclusion proof of leaf {index}"),
-        client.inclusion(index, checkpoint.size()),
-    ) {
-        Ok(proof) => proof,
-        Err(_) => return,
-    };
-    check_inclusion(report, checkpoint, index, leaf_hash, &proof);
 }

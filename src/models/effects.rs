@@ -1,6 +1,7 @@
 //! Side effects of a domain change: the records a change writes beside itself — a
-//! moderation-log entry today; the organisation events of the outbox and the transparency
-//! log's leaves as proposals, agreements and webhooks arrive. Each is a typed value with
+//! moderation-log entry, a transparency-log leaf (`crate::transparency::Leaf`, appended by
+//! `transparency::store`); the organisation events of the outbox as proposals, agreements
+//! and webhooks arrive. Each is a typed value with
 //! constructors (e.g. [`crate::models::modlog::ModAction::org_status`]) and is written here,
 //! by the same transaction as the change it describes, so a change and its effects are
 //! stored together or not at all. Nothing outside a domain transaction emits.

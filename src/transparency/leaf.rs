@@ -210,4 +210,46 @@ mod tests {
         );
         assert_ne!(new_salt(), new_salt());
     }
+
+    /// The worked example of docs/TRANSPARENCY.md, so the page cannot drift from the code.
+    #[test]
+    fn the_documented_example_holds() {
+        let terms = json!({"from_gives": [{"category": "expertise", "description": "Front-desk training",
+                                           "quantity": 8, "unit": "hours"}],
+                           "to_gives": [{"category": "resource", "description": "Seminar room for two days"}]});
+        let salt: Vec<u8> = (0u8..32).collect();
+        assert_eq!(
+            BASE64_STANDARD.encode(&salt),
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+        );
+        let commitment = terms_commitment(&salt, &terms);
+        assert_eq!(commitment, "YD9J5AUrcImNmCODE4KzzRfUMf5WBMiWZHCw4zKMx3Y=");
+        let mut leaf = Leaf {
+            agreement_id: "019ad6f2-7c3e-7a41-9f0e-5b8c2d4e6a10".into(),
+            event: LogEvent::Accepted,
+            logged_at: NaiveDate::from_ymd_opt(2026, 12, 1)
+                .unwrap()
+                .and_hms_micro_opt(16, 50, 0, 123_456)
+                .unwrap(),
+            from_org_id: "019ad6e1-0b2a-7c55-8e31-2f4a6b8c0d12".into(),
+            to_org_id: "019ad6e3-4d5e-7f60-9a71-3b5c7d9e1f34".into(),
+            kind: "exchange".into(),
+            terms_commitment: commitment,
+            terms: Some(terms),
+        };
+        let input = leaf.input();
+        assert_eq!(
+            input,
+            r#"{"agreement_id":"019ad6f2-7c3e-7a41-9f0e-5b8c2d4e6a10","event":"agreement.accepted","from_org_id":"019ad6e1-0b2a-7c55-8e31-2f4a6b8c0d12","kind":"exchange","logged_at":"2026-12-01T16:50:00.123456Z","terms":{"from_gives":[{"category":"expertise","description":"Front-desk training","quantity":8,"unit":"hours"}],"to_gives":[{"category":"resource","description":"Seminar room for two days"}]},"terms_commitment":"YD9J5AUrcImNmCODE4KzzRfUMf5WBMiWZHCw4zKMx3Y=","to_org_id":"019ad6e3-4d5e-7f60-9a71-3b5c7d9e1f34"}"#
+        );
+        assert_eq!(
+            tlog_tiles::record_hash(input.as_bytes()).to_string(),
+            "E8p/YsHrVpWege7Ih0N+FA+Tryl0WisMibPuMtcyC50="
+        );
+        leaf.terms = None;
+        assert_eq!(
+            tlog_tiles::record_hash(leaf.input().as_bytes()).to_string(),
+            "jDZEKvA5YF4B/Pts74MbTVg89g9AV4WxAm3bQM6o8dI="
+        );
+    }
 }

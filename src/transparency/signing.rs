@@ -20,7 +20,7 @@ use crate::db::DbConnection;
 use crate::models::now;
 
 /// The origin (and key name) of a log that configures none.
-pub const DEFAULT_ORIGIN: &str = "mutua.local/transparency";
+pub const DEFAULT_ORIGIN: &str = crate::settings::DEFAULT_LOG_ORIGIN;
 
 /// The file in the data folder that keeps a generated key on SQLite.
 pub const KEY_FILE: &str = "log-signing-key";

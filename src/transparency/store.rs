@@ -297,11 +297,12 @@ impl HashReader for BatchHashes<'_, '_> {
             self.db.read_hashes(&missing)?
         };
         let loaded: HashMap<u64, Hash> = missing.into_iter().zip(loaded).collect();
-        Ok(indexes
+        // `tlog_tiles` panics on a short answer; a missing hash must be an error instead.
+        indexes
             .iter()
             .map(|i| self.pending.get(i).or_else(|| loaded.get(i)).copied())
             .collect::<Option<Vec<Hash>>>()
-            .unwrap_or_default())
+            .ok_or(tlog_tiles::Error::IndexesNotInTree)
     }
 }
 

@@ -43,6 +43,48 @@ fn weak_jwt_secret_stops_start_up_with_one_line() {
 }
 
 #[test]
+fn bad_log_origin_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mutua(dir.path())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-origin",
+            "has space",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("MUTUA_LOG_ORIGIN"), "{err}");
+    assert!(!dir.path().join("mutua.db").exists());
+}
+
+#[test]
+fn bad_log_signing_key_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, other) =
+        mutua::transparency::signing::LogSigner::generate("other.example/log").unwrap();
+    for key in [
+        "PRIVATE+KEY+garbage",
+        secrecy::ExposeSecret::expose_secret(&other),
+    ] {
+        let output = mutua(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("MUTUA_LOG_SIGNING_KEY", key)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let err = stderr(&output);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("MUTUA_LOG_SIGNING_KEY"), "{err}");
+        assert!(!err.contains(key), "the key must not be echoed: {err}");
+    }
+}
+
+#[test]
 fn unreachable_database_stops_start_up_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let output = mutua(dir.path())

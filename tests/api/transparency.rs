@@ -636,3 +636,26 @@ async fn concurrent_appends_queue_in_the_database(backend: Backend) {
 }
 
 backends!(concurrent_appends_queue_in_the_database);
+
+async fn instances_racing_to_the_first_key_agree_on_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Forget the key the first instance made, so two instances starting together both
+    // find none and both generate one.
+    match backend {
+        Backend::Sqlite => {
+            std::fs::remove_file(app.data_dir.join("log-signing-key")).expect("key file")
+        }
+        Backend::Postgres => {
+            app.sql("DELETE FROM log_signing_keys");
+        }
+    }
+    let (one, two) = tokio::join!(app.spawn_sibling(), app.spawn_sibling());
+    let (one, two) = (verifier_key(&one).await, verifier_key(&two).await);
+    assert_eq!(one, two);
+    assert_ne!(one, verifier_key(&app).await, "a new key was made");
+    append(&app, 2);
+    let third = app.spawn_sibling().await;
+    assert_eq!(verifier_key(&third).await, one);
+}
+
+backends!(instances_racing_to_the_first_key_agree_on_one);

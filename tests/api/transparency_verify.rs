@@ -451,3 +451,99 @@ backends!(
     usage_errors_exit_2,
     an_agreements_entries_verify_in_the_current_checkpoint,
 );
+
+async fn seed_fills_the_log_through_the_store(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_mutua"))
+        .args([
+            "seed",
+            "--orgs",
+            "3",
+            "--listings-per-org",
+            "1",
+            "--seed",
+            "7",
+            "--log-leaves",
+            "25",
+            "--out",
+        ])
+        .arg(dir.path().join("logins.csv"))
+        .env("DATABASE_URL", &app.database_url)
+        .env("MUTUA_DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("mutua runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout(&output).contains("and 25 log leaves"),
+        "{}",
+        stdout(&output)
+    );
+    let key = app
+        .get("/api/v1/transparency/public-key", None)
+        .await
+        .str("verifier_key");
+    passes(
+        &verify_beside(&[
+            "inclusion",
+            "--leaf-index",
+            "24",
+            "--server",
+            &app.address,
+            "--key",
+            &key,
+        ])
+        .await,
+    );
+    let page = app.get("/api/v1/transparency/entries?start=20", None).await;
+    let items = page.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 5);
+    let orgs = app.get("/api/v1/orgs?limit=100", None).await;
+    let org_ids: Vec<&Value> = orgs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["id"])
+        .collect();
+    for item in items {
+        let leaf: Value = serde_json::from_str(item["leaf_input"].as_str().unwrap()).unwrap();
+        assert_eq!(leaf["event"], json!("agreement.accepted"));
+        assert!(org_ids.contains(&&leaf["from_org_id"]) && org_ids.contains(&&leaf["to_org_id"]));
+        assert_ne!(leaf["from_org_id"], leaf["to_org_id"]);
+    }
+    // More leaves join the seeded database.
+    let again = Command::new(env!("CARGO_BIN_EXE_mutua"))
+        .args([
+            "seed",
+            "--orgs",
+            "0",
+            "--seed",
+            "7",
+            "--log-leaves",
+            "5",
+            "--out",
+        ])
+        .arg(dir.path().join("again.csv"))
+        .env("DATABASE_URL", &app.database_url)
+        .env("MUTUA_DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("mutua runs");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let checkpoint = app.get("/api/v1/transparency/checkpoint", None).await.text;
+    assert!(
+        checkpoint.starts_with("mutua.local/transparency\n30\n"),
+        "{checkpoint}"
+    );
+}
+
+backends!(seed_fills_the_log_through_the_store);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmarks of the transparency log's read endpoints (see docs/BENCHMARKS.md).
+#
+#   bench/log.sh [sqlite|postgres|both]     (default: both)
+#
+# For each backend and each log size in $BENCH_LOG_SIZES (default 10,000 and 1,000,000
+# leaves): seeds a fresh database with 100 organisations and that many synthetic
+# `agreement.accepted` leaves (`mutua seed --log-leaves`), starts the server and runs wrk
+# (2 threads, $BENCH_CONNECTIONS connections, $BENCH_DURATION, --latency, after a 2-second
+# warm-up) against
+#   checkpoint   GET /api/v1/transparency/checkpoint (root from O(log n) stored hashes + an Ed25519 signature)
+#   inclusion    GET /api/v1/transparency/proofs/inclusion?leaf_index=<random>  (bench/lua/inclusion.lua)
+#   consistency  GET /api/v1/transparency/proofs/consistency?first=<random>     (bench/lua/consistency.lua)
+# Prints a Markdown table and keeps the raw wrk output under bench/results/. Needs wrk and,
+# for PostgreSQL, the server at $BENCH_PG (database `mutua_bench` is recreated).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BACKENDS=${1:-both}
+DURATION=${BENCH_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-16}
+SIZES=${BENCH_LOG_SIZES:-"10000 1000000"}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+PORT=${BENCH_PORT:-18080}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+cargo build --release --quiet
+BIN=${CARGO_TARGET_DIR:-target}/release/mutua
+RESULTS=bench/results/log-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS"
+SUMMARY="$RESULTS/summary.md"
+echo "| backend | leaves | endpoint | req/s | p50 | p99 |" > "$SUMMARY"
+echo "|---|---|---|---|---|---|" >> "$SUMMARY"
+
+SERVER=""
+stop_server() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=""; }
+trap stop_server EXIT
+
+# run_wrk BACKEND SIZE NAME PATH [LUA]
+run_wrk() {
+    local out="$RESULTS/$1-$2-$3.txt"
+    wrk -t2 -c"$CONNECTIONS" -d2s ${5:+-s "$5"} "http://127.0.0.1:$PORT$4" > /dev/null
+    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency ${5:+-s "$5"} "http://127.0.0.1:$PORT$4" > "$out"
+    local rps p50 p99 errors
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
+    p50=$(awk '$1 == "50%" {print $2}' "$out")
+    p99=$(awk '$1 == "99%" {print $2}' "$out")
+    errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$out")
+    echo "| $1 | $2 | $3 | ${rps%.*} | $p50 | $p99 |${errors:+ non-2xx: $errors}" >> "$SUMMARY"
+    echo "$1 $2 $3: $rps req/s, p50 $p50, p99 $p99${errors:+, NON-2xx: $errors}"
+}
+
+for backend in sqlite postgres; do
+    [ "$BACKENDS" = both ] || [ "$BACKENDS" = "$backend" ] || continue
+    for size in $SIZES; do
+        data=$(mktemp -d)
+        if [ "$backend" = sqlite ]; then
+            url="$data/mutua.db"
+        else
+            psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS mutua_bench WITH (FORCE)" -c "CREATE DATABASE mutua_bench" >/dev/null
+            url="$PG/mutua_bench?sslmode=disable"
+        fi
+        echo "== $backend, $size log leaves: seeding"
+        DATABASE_URL="$url" MUTUA_DATA_DIR="$data" RUST_LOG=warn \
+            "$BIN" seed --orgs 100 --listings-per-org 1 --seed 42 --log-leaves "$size" \
+            --out "$data/logins.csv" | tee -a "$RESULTS/seed.txt"
+        env DATABASE_URL="$url" MUTUA_DATA_DIR="$data" MUTUA_BIND="127.0.0.1:$PORT" RUST_LOG=warn \
+            MUTUA_DB_POOL_SIZE="${BENCH_POOL:-8}" "$BIN" serve > "$RESULTS/server-$backend-$size.log" 2>&1 &
+        SERVER=$!
+        for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+        export BENCH_LOG_SIZE="$size"
+        run_wrk "$backend" "$size" checkpoint /api/v1/transparency/checkpoint
+        run_wrk "$backend" "$size" inclusion /api/v1/transparency/proofs/inclusion bench/lua/inclusion.lua
+        run_wrk "$backend" "$size" consistency /api/v1/transparency/proofs/consistency bench/lua/consistency.lua
+        # Every proof the run asked for must have verified: spot-check a few with the CLI.
+        key=$(curl -fs "http://127.0.0.1:$PORT/api/v1/transparency/public-key" | sed 's/.*"verifier_key":"\([^"]*\)".*/\1/')
+        "$BIN" verify inclusion --leaf-index $((size / 3)) --server "http://127.0.0.1:$PORT" --key "$key" \
+            | tee -a "$RESULTS/verify.txt" | tail -1
+        stop_server
+        rm -rf "$data"
+    done
+done
+echo
+cat "$SUMMARY"
