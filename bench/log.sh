@@ -11,6 +11,11 @@
 #   checkpoint   GET /api/v1/transparency/checkpoint (root from O(log n) stored hashes + an Ed25519 signature)
 #   inclusion    GET /api/v1/transparency/proofs/inclusion?leaf_index=<random>  (bench/lua/inclusion.lua)
 #   consistency  GET /api/v1/transparency/proofs/consistency?first=<random>     (bench/lua/consistency.lua)
+#   healthz      GET /healthz, the same run's ceiling for comparison
+#   accept       POST /api/v1/proposals/{id}/accept, each of $BENCH_PROPOSALS (default 20,000)
+#                seeded open proposals once, as its receiver (bench/lua/accept.lua): one
+#                agreement, its item rows and one appended leaf per request. The 2-second
+#                warm-up accepts other proposals than the measured run.
 # Prints a Markdown table and keeps the raw wrk output under bench/results/. Needs wrk and,
 # for PostgreSQL, the server at $BENCH_PG (database `mutua_bench` is recreated).
 set -euo pipefail
@@ -63,15 +68,29 @@ for backend in sqlite postgres; do
         echo "== $backend, $size log leaves: seeding"
         DATABASE_URL="$url" MUTUA_DATA_DIR="$data" RUST_LOG=warn \
             "$BIN" seed --orgs 100 --listings-per-org 1 --seed 42 --log-leaves "$size" \
-            --out "$data/logins.csv" | tee -a "$RESULTS/seed.txt"
+            --out "$data/logins.csv" --open-proposals "${BENCH_PROPOSALS:-20000}" \
+            --proposals-out "$data/proposals.csv" | tee -a "$RESULTS/seed.txt"
+        # The warm-up accepts the first 3,000 proposals, the measured run the others.
+        head -n 3001 "$data/proposals.csv" > "$data/proposals-warmup.csv"
+        { head -n 1 "$data/proposals.csv"; tail -n +3002 "$data/proposals.csv"; } > "$data/proposals-measured.csv"
         env DATABASE_URL="$url" MUTUA_DATA_DIR="$data" MUTUA_BIND="127.0.0.1:$PORT" RUST_LOG=warn \
             MUTUA_DB_POOL_SIZE="${BENCH_POOL:-8}" "$BIN" serve > "$RESULTS/server-$backend-$size.log" 2>&1 &
         SERVER=$!
         for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
         export BENCH_LOG_SIZE="$size"
+        run_wrk "$backend" "$size" healthz /healthz
         run_wrk "$backend" "$size" checkpoint /api/v1/transparency/checkpoint
         run_wrk "$backend" "$size" inclusion /api/v1/transparency/proofs/inclusion bench/lua/inclusion.lua
         run_wrk "$backend" "$size" consistency /api/v1/transparency/proofs/consistency bench/lua/consistency.lua
+        BENCH_PROPOSALS="$data/proposals-warmup.csv" BENCH_THREADS=2 \
+            wrk -t2 -c"$CONNECTIONS" -d2s -s bench/lua/accept.lua "http://127.0.0.1:$PORT" > /dev/null
+        out="$RESULTS/$backend-$size-accept.txt"
+        BENCH_PROPOSALS="$data/proposals-measured.csv" BENCH_THREADS=2 \
+            wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/lua/accept.lua "http://127.0.0.1:$PORT" > "$out"
+        rps=$(awk '/^Requests\/sec/ {print $2}' "$out"); p50=$(awk '$1 == "50%" {print $2}' "$out")
+        p99=$(awk '$1 == "99%" {print $2}' "$out"); errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$out")
+        echo "| $backend | $size | accept | ${rps%.*} | $p50 | $p99 |${errors:+ non-2xx: $errors}" >> "$SUMMARY"
+        echo "$backend $size accept: $rps req/s, p50 $p50, p99 $p99${errors:+, NON-2xx: $errors}"
         # Every proof the run asked for must have verified: spot-check a few with the CLI.
         key=$(curl -fs "http://127.0.0.1:$PORT/api/v1/transparency/public-key" | sed 's/.*"verifier_key":"\([^"]*\)".*/\1/')
         "$BIN" verify inclusion --leaf-index $((size / 3)) --server "http://127.0.0.1:$PORT" --key "$key" \
