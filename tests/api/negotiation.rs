@@ -177,3 +177,83 @@ async fn two_revisions_accept_complete_endorse(backend: Backend) {
         .await
         .expect_problem(404);
 }
+
+backends!(a_reported_endorsement_can_be_taken_down);
+
+/// An endorsement is reportable like other content: a moderator's `remove_endorsement`
+/// takes it off the agreement and the profile and is in the public modlog; the resolution
+/// fits no other target.
+async fn a_reported_endorsement_can_be_taken_down(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pair = pair(&app).await;
+    let moderator = crate::market::moderator(&app, "moderation@mutua.example").await;
+    let agreement = crate::deals::agreement(&app, &pair, false).await;
+    crate::deals::complete(&app, &pair, &agreement).await;
+    let path = format!("/api/v1/agreements/{agreement}/endorsements");
+    let endorsement = app
+        .post(
+            &path,
+            Some(&pair.a.owner.access),
+            json!({"text": "Bester Partner der Welt!!!"}),
+        )
+        .await;
+    endorsement.expect(201);
+    let endorsement = endorsement.str("id");
+
+    let reporter = app.user("leser@example.org").await;
+    let report = app
+        .post(
+            "/api/v1/reports",
+            Some(&reporter.access),
+            json!({"target_type": "endorsement", "target_id": endorsement, "reason": "misleading", "details": "Gekaufte Bewertung."}),
+        )
+        .await;
+    report.expect(201);
+    let report = report.str("id");
+    let resolve = format!("/api/v1/moderation/reports/{report}/resolve");
+    app.post(
+        &resolve,
+        Some(&moderator.access),
+        json!({"action": "suspend_user", "note": "falsch"}),
+    )
+    .await
+    .expect_problem(422);
+    app.post(
+        &resolve,
+        Some(&moderator.access),
+        json!({"action": "remove_endorsement", "note": "Nicht authentisch."}),
+    )
+    .await
+    .expect(200);
+
+    let shown = app.get(&path, None).await;
+    shown.expect(200);
+    assert_eq!(shown.body["items"].as_array().unwrap().len(), 0);
+    let profile = app
+        .get(&format!("/api/v1/orgs/{}/endorsements", pair.b.id), None)
+        .await;
+    assert_eq!(profile.body["items"].as_array().unwrap().len(), 0);
+    let modlog = app.get("/api/v1/modlog", None).await;
+    let actions: Vec<&str> = modlog.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"remove_endorsement"), "{actions:?}");
+    // A removed endorsement can no longer be reported, and the party may not post another.
+    app.post(
+        "/api/v1/reports",
+        Some(&reporter.access),
+        json!({"target_type": "endorsement", "target_id": endorsement, "reason": "spam", "details": "x"}),
+    )
+    .await
+    .expect_problem(404);
+    app.post(
+        &path,
+        Some(&pair.a.owner.access),
+        json!({"text": "Noch einmal danke"}),
+    )
+    .await
+    .expect_problem(409);
+}
