@@ -4,18 +4,22 @@
 //! themselves are `transparency::verify`'s pure functions.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod agreement;
+mod checks;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
-use tlog_tiles::{Checkpoint, Hash};
 
-use crate::transparency::client::LogClient;
-use crate::transparency::verify::{self, Failure};
+use crate::transparency::verify;
 use crate::transparency::wire::{ConsistencyProof, InclusionProof};
+use agreement::AgreementArgs;
+use checks::{
+    check_consistency, check_extends_empty, check_inclusion, checkpoint_text, client, key, open,
+    read, read_json, served_leaf, strip_newline, usage, Report, Stop,
+};
 
 /// Check the Mutua transparency log: checkpoint signatures, inclusion and consistency
 /// proofs, terms commitments, and every log entry of an agreement.
@@ -115,81 +119,6 @@ struct CommitmentArgs {
     commitment: Option<String>,
 }
 
-#[derive(Debug, Args)]
-struct AgreementArgs {
-    /// The agreement's id.
-    #[arg(value_name = "AGREEMENT_ID")]
-    id: String,
-    /// Base URL of the Mutua server (e.g. http://127.0.0.1:8080).
-    #[arg(long, value_name = "URL")]
-    server: String,
-    /// The log's verifier key, pinned (see `mutua verify checkpoint --help`).
-    #[arg(long, value_name = "VERIFIER_KEY")]
-    key: Option<String>,
-    /// An older signed checkpoint: also check that the current one is consistent with it.
-    #[arg(long, value_name = "FILE")]
-    old_checkpoint: Option<PathBuf>,
-    /// A bearer token (access token or API key) of a party, to read confidential terms and
-    /// their salt and check the commitment too.
-    #[arg(
-        long,
-        env = "MUTUA_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    token: Option<String>,
-}
-
-/// Why a run stopped early.
-enum Stop {
-    /// Wrong invocation or unreadable input: exit 2.
-    Usage(String),
-    /// Something to check could not be had (a fetch failed) or a check that later ones
-    /// build on failed: reported as a FAIL, exit 1.
-    Failed,
-}
-
-/// The PASS and FAIL lines of a run.
-#[derive(Default)]
-struct Report {
-    passed: usize,
-    failed: usize,
-}
-
-impl Report {
-    fn pass(&mut self, what: &str, detail: impl std::fmt::Display) {
-        self.passed += 1;
-        println!("PASS {what}: {detail}");
-    }
-
-    fn fail(&mut self, what: &str, reason: impl std::fmt::Display) {
-        self.failed += 1;
-        println!("FAIL {what}: {reason}");
-    }
-
-    /// Reports a check; `Ok` carries the PASS line's detail.
-    fn check(&mut self, what: &str, result: Result<String, Failure>) -> bool {
-        match result {
-            Ok(detail) => {
-                self.pass(what, detail);
-                true
-            }
-            Err(reason) => {
-                self.fail(what, reason);
-                false
-            }
-        }
-    }
-
-    /// A value that had to be fetched: a FAIL line and a stop when it could not be.
-    fn fetched<T>(&mut self, what: &str, result: Result<T, String>) -> Result<T, Stop> {
-        result.map_err(|reason| {
-            self.fail(what, reason);
-            Stop::Failed
-        })
-    }
-}
-
 /// Runs `mutua verify` with the arguments after `verify`.
 pub fn run(args: Vec<OsString>) -> ExitCode {
     let argv = std::iter::once(OsString::from("mutua verify")).chain(args);
@@ -226,94 +155,6 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
-}
-
-fn usage(reason: impl Into<String>) -> Stop {
-    Stop::Usage(reason.into())
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, Stop> {
-    std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Stop> {
-    serde_json::from_slice(&read(path)?)
-        .map_err(|e| usage(format!("{} is not the expected JSON: {e}", path.display())))
-}
-
-fn client(server: Option<&str>, token: Option<String>) -> Result<Option<LogClient>, Stop> {
-    server
-        .map(|url| LogClient::new(url, token).map_err(usage))
-        .transpose()
-}
-
-/// The pinned key, or the server's with a warning that it proves nothing about the key.
-fn key(
-    report: &mut Report,
-    pinned: Option<&str>,
-    client: Option<&LogClient>,
-) -> Result<String, Stop> {
-    if let Some(key) = pinned {
-        return Ok(key.trim().to_owned());
-    }
-    let Some(client) = client else {
-        return Err(usage(
-            "give the log's verifier key with --key, or a --server to take it from",
-        ));
-    };
-    let published = report.fetched("public key", client.public_key())?;
-    eprintln!(
-        "note: using the server's own key {}; pin it with --key to notice a key swap",
-        published.verifier_key
-    );
-    Ok(published.verifier_key)
-}
-
-/// The signed checkpoint from a file, or else the server's current one.
-fn checkpoint_text(
-    report: &mut Report,
-    file: Option<&Path>,
-    client: Option<&LogClient>,
-    flag: &str,
-) -> Result<Vec<u8>, Stop> {
-    match (file, client) {
-        (Some(path), _) => read(path),
-        (None, Some(client)) => Ok(report
-            .fetched("checkpoint", client.checkpoint())?
-            .into_bytes()),
-        (None, None) => Err(usage(format!("give {flag} FILE or --server URL"))),
-    }
-}
-
-fn describe(checkpoint: &Checkpoint) -> String {
-    format!(
-        "{} with {} leaves, root {}",
-        checkpoint.origin(),
-        checkpoint.size(),
-        checkpoint.hash()
-    )
-}
-
-/// Checks a checkpoint's signature; later checks build on it, so a failure stops the run.
-fn open(report: &mut Report, what: &str, note: &[u8], key: &str) -> Result<Checkpoint, Stop> {
-    match verify::open_checkpoint(note, key) {
-        Ok(checkpoint) => {
-            report.pass(
-                what,
-                format!("{}, signed by {}", describe(&checkpoint), key_id(key)),
-            );
-            Ok(checkpoint)
-        }
-        Err(reason) => {
-            report.fail(what, reason);
-            Err(Stop::Failed)
-        }
-    }
-}
-
-/// The `<name>+<id>` part of a verifier key.
-fn key_id(key: &str) -> String {
-    key.rsplit_once('+').map_or(key, |(id, _)| id).to_owned()
 }
 
 fn checkpoint(report: &mut Report, args: CheckpointArgs) -> Result<(), Stop> {
@@ -364,59 +205,6 @@ fn inclusion(report: &mut Report, args: InclusionArgs) -> Result<(), Stop> {
     Ok(())
 }
 
-/// The leaf hash of a leaf input the server sent, checked against the hash it sent beside.
-fn served_leaf(
-    report: &mut Report,
-    index: u64,
-    input: &str,
-    sent_hash: &str,
-) -> Result<Hash, Stop> {
-    let hash = verify::leaf_hash(input.as_bytes());
-    if hash.to_string() != sent_hash {
-        report.fail(
-            &format!("leaf {index}"),
-            "the server's leaf_hash is not the hash of its leaf_input",
-        );
-        return Err(Stop::Failed);
-    }
-    Ok(hash)
-}
-
-fn check_inclusion(
-    report: &mut Report,
-    checkpoint: &Checkpoint,
-    index: u64,
-    leaf_hash: Hash,
-    proof: &InclusionProof,
-) -> bool {
-    let what = format!("inclusion of leaf {index}");
-    let result = (|| {
-        if proof.leaf_index != index || proof.tree_size != checkpoint.size() {
-            return Err(Failure(format!(
-                "the proof is for leaf {} in a tree of {} leaves, not leaf {index} in the \
-                 checkpoint's {}",
-                proof.leaf_index,
-                proof.tree_size,
-                checkpoint.size()
-            )));
-        }
-        let hashes = verify::parse_hashes(&proof.hashes)?;
-        verify::check_inclusion(checkpoint, index, leaf_hash, &hashes)?;
-        Ok(format!(
-            "leaf hash {leaf_hash} is leaf {index} of the tree of {} leaves ({} proof hashes)",
-            checkpoint.size(),
-            hashes.len()
-        ))
-    })();
-    report.check(&what, result)
-}
-
-fn strip_newline(bytes: &[u8]) -> &[u8] {
-    // A leaf input is a JSON object and never ends in a newline; an editor may add one.
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    bytes.strip_suffix(b"\r").unwrap_or(bytes)
-}
-
 fn consistency(report: &mut Report, args: ConsistencyArgs) -> Result<(), Stop> {
     let client = client(args.source.server.as_deref(), None)?;
     let old_note = read(&args.old_checkpoint)?;
@@ -449,45 +237,6 @@ fn consistency(report: &mut Report, args: ConsistencyArgs) -> Result<(), Stop> {
     };
     check_consistency(report, &old, &new, &proof);
     Ok(())
-}
-
-/// The empty tree is a prefix of every tree: nothing to prove (and RFC 9162 defines no
-/// proof for it), only the older checkpoint's root to check.
-fn check_extends_empty(report: &mut Report, old: &Checkpoint, new: &Checkpoint) {
-    report.check(
-        &format!("consistency 0 → {}", new.size()),
-        verify::check_extends_empty(old, new)
-            .map(|()| "the empty tree is a prefix of every tree".to_owned()),
-    );
-}
-
-fn check_consistency(
-    report: &mut Report,
-    old: &Checkpoint,
-    new: &Checkpoint,
-    proof: &ConsistencyProof,
-) -> bool {
-    let what = format!("consistency {} → {}", old.size(), new.size());
-    let result = (|| {
-        if proof.first != old.size() || proof.second != new.size() {
-            return Err(Failure(format!(
-                "the proof is for sizes {} → {}, not the checkpoints' {} → {}",
-                proof.first,
-                proof.second,
-                old.size(),
-                new.size()
-            )));
-        }
-        let hashes = verify::parse_hashes(&proof.hashes)?;
-        verify::check_consistency(old, new, &hashes)?;
-        Ok(format!(
-            "the tree of {} leaves is a prefix of the tree of {} ({} proof hashes)",
-            old.size(),
-            new.size(),
-            hashes.len()
-        ))
-    })();
-    report.check(&what, result)
 }
 
 fn commitment(report: &mut Report, args: CommitmentArgs) -> Result<(), Stop> {

@@ -102,7 +102,7 @@ pub fn terms_commitment(salt: &[u8], terms: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::transparency::leaf::*;
     use chrono::NaiveDate;
     use serde_json::json;
 

@@ -4,16 +4,44 @@
 //! checkpoint must be consistent with one kept from an earlier visit, and a party's view
 //! must open the terms commitment.
 
+use std::path::PathBuf;
+
+use clap::Args;
 use serde_json::Value;
 use tlog_tiles::Checkpoint;
 
-use super::{
+use super::checks::{
     check_consistency, check_extends_empty, check_inclusion, key, open, read, served_leaf, usage,
-    AgreementArgs, Report, Stop,
+    Report, Stop,
 };
 use crate::transparency::client::LogClient;
 use crate::transparency::verify::{self, Failure};
 use crate::transparency::wire::ConsistencyProof;
+
+#[derive(Debug, Args)]
+pub(super) struct AgreementArgs {
+    /// The agreement's id.
+    #[arg(value_name = "AGREEMENT_ID")]
+    pub(super) id: String,
+    /// Base URL of the Mutua server (e.g. http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL")]
+    pub(super) server: String,
+    /// The log's verifier key, pinned (see `mutua verify checkpoint --help`).
+    #[arg(long, value_name = "VERIFIER_KEY")]
+    pub(super) key: Option<String>,
+    /// An older signed checkpoint: also check that the current one is consistent with it.
+    #[arg(long, value_name = "FILE")]
+    pub(super) old_checkpoint: Option<PathBuf>,
+    /// A bearer token (access token or API key) of a party, to read confidential terms and
+    /// their salt and check the commitment too.
+    #[arg(
+        long,
+        env = "MUTUA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(super) token: Option<String>,
+}
 
 /// Checks every log entry of one agreement, as the module documentation describes.
 pub(super) fn run(report: &mut Report, args: AgreementArgs) -> Result<(), Stop> {

@@ -7,7 +7,7 @@
 //! ```
 //! Each change of status appends a leaf to the transparency log.
 
-use super::AgreementStatus;
+use super::{Agreement, AgreementStatus};
 use crate::error::ApiError;
 use crate::models::party::Side;
 
@@ -26,6 +26,17 @@ impl State {
         match side {
             Side::From => self.from_confirmed,
             Side::To => self.to_confirmed,
+        }
+    }
+}
+
+impl Agreement {
+    /// The lifecycle state.
+    pub fn state(&self) -> State {
+        State {
+            status: self.status,
+            from_confirmed: self.from_confirmed_at.is_some(),
+            to_confirmed: self.to_confirmed_at.is_some(),
         }
     }
 }

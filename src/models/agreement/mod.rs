@@ -117,15 +117,6 @@ impl Agreement {
         side.org(&self.from_org_id, &self.to_org_id)
     }
 
-    /// The lifecycle state.
-    pub fn state(&self) -> lifecycle::State {
-        lifecycle::State {
-            status: self.status,
-            from_confirmed: self.from_confirmed_at.is_some(),
-            to_confirmed: self.to_confirmed_at.is_some(),
-        }
-    }
-
     /// The agreed terms.
     pub fn terms(&self) -> Result<Terms, ApiError> {
         Terms::from_stored(&self.terms)
