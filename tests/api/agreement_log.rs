@@ -1046,3 +1046,83 @@ async fn racing_accepts_on_two_instances_take_consecutive_leaves(backend: Backen
     assert_eq!(logged, agreements.iter().cloned().collect::<BTreeSet<_>>());
     assert_eq!(app.count("SELECT size AS n FROM log_state"), 6);
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. A leaf that misrecords the terms is caught by `mutua verify agreement`
+// ---------------------------------------------------------------------------------------
+
+backends!(a_leaf_misrecording_the_terms_fails_verification);
+
+/// Appends, through the store as the agreement endpoints do, a further leaf of the
+/// agreement whose first leaf is `entry`: the same parties, kind and commitment, but with
+/// `terms` (`None`: none) — what a faulty or dishonest writer could log.
+fn append_misrecorded(app: &TestApp, entry: &Value, terms: Option<Value>) {
+    let real: Value = serde_json::from_str(&input_of(entry)).expect("leaf JSON");
+    let text = |key: &str| real[key].as_str().expect("a string").to_owned();
+    let leaf = mutua::transparency::Leaf {
+        agreement_id: text("agreement_id"),
+        event: mutua::transparency::LogEvent::Completed,
+        logged_at: mutua::models::now(),
+        from_org_id: text("from_org_id"),
+        to_org_id: text("to_org_id"),
+        kind: text("kind"),
+        terms_commitment: text("terms_commitment"),
+        terms,
+    };
+    let mut conn = app.pool.get().expect("connection");
+    mutua::db::write_transaction(&mut conn, |c| mutua::models::effects::emit(c, leaf))
+        .expect("leaf appended");
+}
+
+async fn a_leaf_misrecording_the_terms_fails_verification(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pair = pair(&app).await;
+    let vkey = verifier_key(&app).await;
+    let public = agreement(&app, &pair, false).await;
+    let confidential = agree(&app, &pair, "exchange", &confidential_terms(), true).await;
+    let entries = all_entries(&app).await;
+    let verify_agreement = |id: &str| {
+        args(&[
+            "agreement",
+            id,
+            "--server",
+            &app.address,
+            "--key",
+            &vkey,
+            "--token",
+            &pair.a.owner.access,
+        ])
+    };
+    // As the real flow wrote them, both verify, commitment included.
+    for id in [&public, &confidential] {
+        has_line(
+            &passes(&verify(verify_agreement(id)).await),
+            "PASS terms commitment",
+        );
+    }
+
+    // A public leaf with terms other than the agreed ones (whose commitment it still
+    // carries), and a leaf publishing a confidential agreement's terms.
+    let mut other_terms = exchange_terms();
+    other_terms["to_gives"][0]["quantity"] = json!(1);
+    append_misrecorded(&app, &entries[0], Some(other_terms));
+    append_misrecorded(&app, &entries[1], Some(confidential_terms()));
+    for (id, leaf, reason) in [
+        (&public, 2, "differ from the agreement's"),
+        (
+            &confidential,
+            3,
+            "publishes the terms of a confidential agreement",
+        ),
+    ] {
+        let output = verify(verify_agreement(id)).await;
+        let out = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert_eq!(output.status.code(), Some(1), "{out}");
+        has_line(&out, &format!("FAIL leaf {leaf} (agreement.completed)"));
+        assert!(out.contains(reason), "{out}");
+        // Everything else about the leaf is in order: only the terms are wrong.
+        has_line(&out, &format!("PASS inclusion of leaf {leaf}"));
+        has_line(&out, "PASS terms commitment");
+        assert_eq!(out.matches("FAIL").count(), 1, "{out}");
+    }
+}
