@@ -2,6 +2,7 @@
 
 pub mod helpers;
 
+mod agreement_log;
 mod agreements_rules;
 mod api_keys;
 mod auth;

@@ -1,8 +1,8 @@
 //! `mutua verify agreement`: every log entry of one agreement (`GET /agreements/{id}` →
 //! `log_entries`) must be a leaf that records that agreement and event, with its parties,
-//! kind and commitment, in the server's current signed checkpoint; optionally the current
-//! checkpoint must be consistent with one kept from an earlier visit, and a party's view
-//! must open the terms commitment.
+//! kind, commitment and (unless it is confidential) terms, in the server's current signed
+//! checkpoint; optionally the current checkpoint must be consistent with one kept from an
+//! earlier visit, and a party's view must open the terms commitment.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,7 @@ use super::checks::{
     check_consistency, check_extends_empty, check_inclusion, key, open, read, served_leaf, usage,
     Report, Stop,
 };
+use crate::transparency::canonical_json;
 use crate::transparency::client::LogClient;
 use crate::transparency::verify::{self, Failure};
 use crate::transparency::wire::ConsistencyProof;
@@ -107,6 +108,36 @@ fn log_entries(agreement: &Value) -> Vec<(u64, String)> {
         .unwrap_or_default()
 }
 
+/// The leaf's terms: present exactly when the agreement is not confidential, and then the
+/// agreement's own (compared in canonical form). The commitment alone does not show this: it
+/// binds the terms the parties read, not the terms a public leaf displays.
+fn check_leaf_terms(agreement: &Value, leaf: &Value) -> Result<(), Failure> {
+    let logged = leaf.get("terms");
+    match (agreement["confidential"].as_bool(), logged) {
+        (Some(true), Some(_)) => {
+            return Err(Failure(
+                "the leaf publishes the terms of a confidential agreement".into(),
+            ))
+        }
+        (Some(false), None) => {
+            return Err(Failure(
+                "the leaf of an agreement that is not confidential lacks its terms".into(),
+            ))
+        }
+        _ => {}
+    }
+    if let (Some(logged), Some(agreed)) = (logged, agreement.get("terms")) {
+        if canonical_json(logged) != canonical_json(agreed) {
+            return Err(Failure(format!(
+                "the leaf's terms {} differ from the agreement's {}",
+                canonical_json(logged),
+                canonical_json(agreed)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One of the agreement's leaves: it says what the agreement says, and it is in the tree.
 fn check_agreement_leaf(
     report: &mut Report,
@@ -143,6 +174,7 @@ fn check_agreement_leaf(
                 }
             }
         }
+        check_leaf_terms(agreement, &leaf)?;
         Ok(format!("records {event} of {id}"))
     })();
     report.check(&what, content);
