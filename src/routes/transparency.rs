@@ -182,13 +182,13 @@ async fn inclusion(
             )));
         }
         let hashes = store::inclusion_proof(conn, leaf_index, tree_size)?;
-        let leaf = store::leaf(conn, leaf_index)?.ok_or_else(|| {
+        let leaf_hash = store::leaf_hash(conn, leaf_index)?.ok_or_else(|| {
             ApiError::Internal(format!("leaf {leaf_index} is counted but not stored"))
         })?;
         Ok(InclusionProof {
             leaf_index,
             tree_size,
-            leaf_hash: leaf.leaf_hash,
+            leaf_hash,
             hashes: base64_all(&hashes),
         })
     })

@@ -147,10 +147,11 @@ fn reserve(conn: &mut DbConnection, count: u64) -> QueryResult<u64> {
 
 /// The number of leaves in the log.
 pub fn tree_size(conn: &mut DbConnection) -> QueryResult<u64> {
-    let size: i64 = log_state::table
+    // On the concrete connection: every checkpoint and proof starts here.
+    let size: i64 = crate::native!(conn, |c| log_state::table
         .find(1)
         .select(log_state::size)
-        .get_result(conn)?;
+        .get_result(c))?;
     to_u64(size)
 }
 
@@ -202,6 +203,17 @@ pub fn leaf(conn: &mut DbConnection, index: u64) -> QueryResult<Option<StoredLea
         .select(StoredLeaf::as_select())
         .first(conn)
         .optional()
+}
+
+/// The hash (base64) of the leaf at `index`, if the log has one there; reads only that
+/// column, for inclusion proofs.
+pub fn leaf_hash(conn: &mut DbConnection, index: u64) -> QueryResult<Option<String>> {
+    let index = to_i64(index)?;
+    crate::native!(conn, |c| log_leaves::table
+        .find(index)
+        .select(log_leaves::leaf_hash)
+        .first(c)
+        .optional())
 }
 
 /// The leaves of one agreement, in log order.
