@@ -37,23 +37,7 @@ SUMMARY="$RESULTS/summary.md"
 echo "| backend | leaves | endpoint | req/s | p50 | p99 |" > "$SUMMARY"
 echo "|---|---|---|---|---|---|" >> "$SUMMARY"
 
-SERVER=""
-stop_server() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=""; }
-trap stop_server EXIT
-
-# run_wrk BACKEND SIZE NAME PATH [LUA]
-run_wrk() {
-    local out="$RESULTS/$1-$2-$3.txt"
-    wrk -t2 -c"$CONNECTIONS" -d2s ${5:+-s "$5"} "http://127.0.0.1:$PORT$4" > /dev/null
-    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency ${5:+-s "$5"} "http://127.0.0.1:$PORT$4" > "$out"
-    local rps p50 p99 errors
-    rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
-    p50=$(awk '$1 == "50%" {print $2}' "$out")
-    p99=$(awk '$1 == "99%" {print $2}' "$out")
-    errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$out")
-    echo "| $1 | $2 | $3 | ${rps%.*} | $p50 | $p99 |${errors:+ non-2xx: $errors}" >> "$SUMMARY"
-    echo "$1 $2 $3: $rps req/s, p50 $p50, p99 $p99${errors:+, NON-2xx: $errors}"
-}
+. bench/lib.sh
 
 for backend in sqlite postgres; do
     [ "$BACKENDS" = both ] || [ "$BACKENDS" = "$backend" ] || continue
@@ -87,10 +71,7 @@ for backend in sqlite postgres; do
         out="$RESULTS/$backend-$size-accept.txt"
         BENCH_PROPOSALS="$data/proposals-measured.csv" BENCH_THREADS=2 \
             wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/lua/accept.lua "http://127.0.0.1:$PORT" > "$out"
-        rps=$(awk '/^Requests\/sec/ {print $2}' "$out"); p50=$(awk '$1 == "50%" {print $2}' "$out")
-        p99=$(awk '$1 == "99%" {print $2}' "$out"); errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$out")
-        echo "| $backend | $size | accept | ${rps%.*} | $p50 | $p99 |${errors:+ non-2xx: $errors}" >> "$SUMMARY"
-        echo "$backend $size accept: $rps req/s, p50 $p50, p99 $p99${errors:+, NON-2xx: $errors}"
+        record "$backend" "$size" accept "$out"
         # Every proof the run asked for must have verified: spot-check a few with the CLI.
         key=$(curl -fs "http://127.0.0.1:$PORT/api/v1/transparency/public-key" | sed 's/.*"verifier_key":"\([^"]*\)".*/\1/')
         "$BIN" verify inclusion --leaf-index $((size / 3)) --server "http://127.0.0.1:$PORT" --key "$key" \

@@ -30,9 +30,7 @@ SUMMARY="$RESULTS/summary.md"
 echo "| backend | listings | endpoint | req/s | p50 | p99 |" > "$SUMMARY"
 echo "|---|---|---|---|---|---|" >> "$SUMMARY"
 
-SERVER=""
-stop_server() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=""; }
-trap stop_server EXIT
+. bench/lib.sh
 
 # start_server BACKEND LABEL [VAR=VALUE…]   (uses $url and $data of the current size)
 start_server() {
@@ -42,24 +40,6 @@ start_server() {
         MUTUA_DB_POOL_SIZE="${BENCH_POOL:-8}" "$@" "$BIN" serve > "$RESULTS/server-$backend-$label.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-}
-
-# run_wrk BACKEND SIZE NAME PATH [LUA]   (after a 2-second warm-up run that is not recorded)
-run_wrk() {
-    local out="$RESULTS/$1-$2-$3.txt"
-    wrk -t2 -c"$CONNECTIONS" -d2s ${5:+-s "$5"} "http://127.0.0.1:$PORT$4" > /dev/null
-    if [ -n "${5:-}" ]; then
-        wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$5" "http://127.0.0.1:$PORT$4" > "$out"
-    else
-        wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT$4" > "$out"
-    fi
-    local rps p50 p99 errors
-    rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
-    p50=$(awk '$1 == "50%" {print $2}' "$out")
-    p99=$(awk '$1 == "99%" {print $2}' "$out")
-    errors=$(awk '/Non-2xx or 3xx responses/ {print $5}' "$out")
-    echo "| $1 | $2 | $3 | ${rps%.*} | $p50 | $p99 |${errors:+ non-2xx: $errors}" >> "$SUMMARY"
-    echo "$1 $2 $3: $rps req/s, p50 $p50, p99 $p99${errors:+, NON-2xx: $errors}"
 }
 
 for backend in sqlite postgres; do
