@@ -135,7 +135,7 @@ struct Config {
     /// Comma-separated origins allowed by CORS (`*` for any; empty: CORS off).
     #[arg(long, env = "MUTUA_CORS_ORIGINS", default_value = "", global = true)]
     cors_origins: String,
-    /// Consecutive failed logins per e-mail before 429.
+    /// Consecutive failed logins per e-mail and client address before 429 for that pair.
     #[arg(
         long,
         env = "MUTUA_LOGIN_MAX_FAILURES",
@@ -151,6 +151,23 @@ struct Config {
         global = true
     )]
     login_failure_window_secs: u64,
+    /// Consecutive failed logins per e-mail from all client addresses before the account is
+    /// throttled everywhere.
+    #[arg(
+        long,
+        env = "MUTUA_LOGIN_ACCOUNT_MAX_FAILURES",
+        default_value_t = 100,
+        global = true
+    )]
+    login_account_max_failures: u32,
+    /// Window of those failures, in seconds.
+    #[arg(
+        long,
+        env = "MUTUA_LOGIN_ACCOUNT_WINDOW_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    login_account_window_secs: u64,
     /// Login attempts per client address per minute.
     #[arg(
         long,
@@ -272,6 +289,8 @@ impl Config {
             .collect();
         s.rate_limits.login_failures = self.login_max_failures;
         s.rate_limits.login_failure_window = Duration::from_secs(self.login_failure_window_secs);
+        s.rate_limits.login_account_failures = self.login_account_max_failures;
+        s.rate_limits.login_account_window = Duration::from_secs(self.login_account_window_secs);
         s.rate_limits.login_per_address_per_minute = self.login_per_minute;
         s.rate_limits.register_per_address_per_hour = self.register_per_hour;
         s.workers = self.workers;

@@ -19,10 +19,16 @@ pub enum LogFormat {
 /// Throttling limits; every one is configurable so tests can set them tight.
 #[derive(Debug, Clone)]
 pub struct RateLimits {
-    /// Consecutive failed logins of one e-mail address before it is throttled.
+    /// Consecutive failed logins of one e-mail address from one client address before that
+    /// pair is throttled (an attacker's failures do not block the owner elsewhere).
     pub login_failures: u32,
     /// The window in which those failures count.
     pub login_failure_window: Duration,
+    /// Consecutive failed logins of one e-mail address from all addresses together before
+    /// the account is throttled everywhere (NIST SP 800-63B allows at most 100).
+    pub login_account_failures: u32,
+    /// The window in which those failures count.
+    pub login_account_window: Duration,
     /// Login attempts per client address per minute.
     pub login_per_address_per_minute: u32,
     /// Registrations per client address per hour.
@@ -34,6 +40,8 @@ impl Default for RateLimits {
         RateLimits {
             login_failures: 10,
             login_failure_window: Duration::from_secs(15 * 60),
+            login_account_failures: 100,
+            login_account_window: Duration::from_secs(24 * 3600),
             login_per_address_per_minute: 30,
             register_per_address_per_hour: 20,
         }

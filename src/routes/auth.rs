@@ -155,7 +155,13 @@ async fn login(
     let address = client_address(&req);
     let limits = state.settings.rate_limits.clone();
     let window = limits.login_failure_window.as_secs() as i64;
-    let subject = email.clone();
+    let account_window = limits.login_account_window.as_secs() as i64;
+    // Failures count per account and client address, so an attacker's guesses lock out
+    // only the attacker's address, and per account with a far higher ceiling, so guessing
+    // from many addresses still ends. Unknown addresses count the same (nothing reveals
+    // whether an account exists).
+    let pair = format!("{email}|{address}");
+    let (subject, pair_subject) = (email.clone(), pair.clone());
     let user = db::run(&state.pool, move |conn| {
         rate_limit::hit(
             conn,
@@ -167,9 +173,16 @@ async fn login(
         rate_limit::check(
             conn,
             "login_failures",
-            &subject,
+            &pair_subject,
             limits.login_failures,
             window,
+        )?;
+        rate_limit::check(
+            conn,
+            "login_account_failures",
+            &subject,
+            limits.login_account_failures,
+            account_window,
         )?;
         Ok(User::find_by_email(conn, &subject)?)
     })
@@ -191,7 +204,14 @@ async fn login(
         Some(user) if verified => user,
         _ => {
             db::run(&state.pool, move |conn| {
-                rate_limit::hit(conn, "login_failures", &email, u32::MAX, window)
+                rate_limit::hit(conn, "login_failures", &pair, u32::MAX, window)?;
+                rate_limit::hit(
+                    conn,
+                    "login_account_failures",
+                    &email,
+                    u32::MAX,
+                    account_window,
+                )
             })
             .await?;
             return Err(ApiError::Unauthorized(INVALID_LOGIN.into()));
@@ -203,7 +223,8 @@ async fn login(
     let ttl = state.settings.refresh_token_ttl;
     let user_id = user.id.clone();
     let (session_id, refresh_token) = db::run(&state.pool, move |conn| {
-        rate_limit::reset(conn, "login_failures", &email)?;
+        rate_limit::reset(conn, "login_failures", &pair)?;
+        rate_limit::reset(conn, "login_account_failures", &email)?;
         Ok(session::start(conn, &user_id, ttl)?)
     })
     .await?;

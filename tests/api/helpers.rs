@@ -280,6 +280,21 @@ impl TestApp {
         }
     }
 
+    /// POSTs JSON from another client address (any of 127.0.0.0/8 reaches the server), as
+    /// a second device or an attacker elsewhere would.
+    pub async fn post_from(&self, source: &str, path: &str, body: Value) -> Resp {
+        let ip: std::net::IpAddr = source.parse().expect("a loopback address");
+        let client = awc::Client::builder()
+            .connector(awc::Connector::new().local_address(ip))
+            .timeout(Duration::from_secs(30))
+            .finish();
+        let response = client
+            .post(format!("{}{}", self.address, path))
+            .send_json(&body)
+            .await;
+        read(response.expect("request sent")).await
+    }
+
     /// Sends a request; `body` is sent as JSON when given.
     pub async fn call(
         &self,

@@ -15,6 +15,7 @@ mod deals_concurrency;
 mod idempotency;
 mod input_hygiene;
 mod listings;
+mod login_lockout;
 mod market;
 mod matching;
 mod members;
