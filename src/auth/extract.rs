@@ -209,8 +209,7 @@ pub fn authorize_org(
     org_id: &str,
     need: OrgNeed,
 ) -> Result<OrgAccess, ApiError> {
-    let org = Org::find(conn, org_id)?
-        .ok_or_else(|| ApiError::NotFound(format!("organisation {org_id} does not exist")))?;
+    let org = Org::find_existing(conn, org_id)?;
     let role = match principal {
         Principal::Key(key) => {
             if key.org_id != org.id {

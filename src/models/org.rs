@@ -105,6 +105,12 @@ impl Org {
         crate::native!(conn, |c| orgs::table.find(id).first(c).optional())
     }
 
+    /// An organisation that must exist: 404 in the API's words otherwise.
+    pub fn find_existing(conn: &mut DbConnection, id: &str) -> Result<Org, ApiError> {
+        Org::find(conn, id)?
+            .ok_or_else(|| ApiError::NotFound(format!("organisation {id} does not exist")))
+    }
+
     /// Takes the organisation's row lock for the rest of the transaction (a no-op update),
     /// so membership changes of one organisation are serialised on both backends; it also
     /// makes a SQLite transaction start as a writer. `false` when there is no such row.

@@ -19,7 +19,6 @@ use crate::models::agreement::lifecycle::{self, Action, Outcome};
 use crate::models::agreement::store::{log_entries_of, AgreementFilter};
 use crate::models::agreement::{Agreement, AgreementStatus, AgreementView, LogEntryRef};
 use crate::models::now;
-use crate::models::org::Org;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -295,10 +294,4 @@ pub struct OrgAgreementQuery {
     pub status: Option<AgreementStatus>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-}
-
-/// 404 unless the organisation exists (for public per-organisation reads).
-pub(crate) fn existing_org(conn: &mut DbConnection, org_id: &str) -> Result<Org, ApiError> {
-    Org::find(conn, org_id)?
-        .ok_or_else(|| ApiError::NotFound(format!("organisation {org_id} does not exist")))
 }

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::agreements::existing_org;
 use crate::app::AppState;
 use crate::auth::parties::acting_side;
 use crate::auth::Principal;
@@ -19,6 +18,7 @@ use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::agreement::{Agreement, AgreementStatus};
 use crate::models::endorsement::{Endorsement, EndorsementView};
+use crate::models::org::Org;
 use crate::models::{new_id, now};
 
 /// Routes of this module.
@@ -168,7 +168,7 @@ async fn org_endorsements(
     let org_id = path.into_inner().to_string();
     let page = query.resolve()?;
     let body = db::run(&state.pool, move |conn| {
-        existing_org(conn, &org_id)?;
+        Org::find_existing(conn, &org_id)?;
         let rows = Endorsement::of_org(conn, &org_id, page.after.as_deref(), page.fetch())?;
         Page::from_rows(rows, &page, |e| e.id.clone(), |e| e.view())
     })

@@ -194,11 +194,7 @@ async fn get_org(
     path: web::Path<uuid::Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let org = db::run(&state.pool, move |conn| {
-        Org::find(conn, &id)?
-            .ok_or_else(|| ApiError::NotFound(format!("organisation {id} does not exist")))
-    })
-    .await?;
+    let org = db::run(&state.pool, move |conn| Org::find_existing(conn, &id)).await?;
     org_response(actix_web::http::StatusCode::OK, &org)
 }
 

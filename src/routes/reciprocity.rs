@@ -4,12 +4,12 @@
 use actix_web::{get, web, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::agreements::existing_org;
 use crate::app::AppState;
 use crate::auth::{authorize_org, OrgNeed, Principal};
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{cut, encode_keyed, Cursor, Page, PageQuery};
+use crate::models::org::Org;
 use crate::models::reciprocity::{self, Partner, Reciprocity};
 
 /// Routes of this module.
@@ -36,7 +36,7 @@ async fn get_reciprocity(
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let body = db::run(&state.pool, move |conn| {
-        existing_org(conn, &org_id)?;
+        Org::find_existing(conn, &org_id)?;
         reciprocity::balance(conn, &org_id)
     })
     .await?;
@@ -68,7 +68,6 @@ async fn get_partners(
     let org_id = path.into_inner().to_string();
     let page = query.resolve_keyed()?;
     let body = db::run(&state.pool, move |conn| {
-        existing_org(conn, &org_id)?;
         authorize_org(conn, &principal, &org_id, OrgNeed::Read)?;
         let all = reciprocity::partners(conn, &org_id)?;
         let key = |p: &Partner| (p.last_agreement_at.timestamp_micros(), p.org_id.to_string());
