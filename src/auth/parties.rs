@@ -7,6 +7,7 @@ use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::models::membership;
 use crate::models::party::Side;
+use crate::models::proposal::Proposal;
 use crate::models::user::PlatformRole;
 
 /// How the caller stands to a pair of parties.
@@ -79,5 +80,24 @@ pub fn acting_side(
         }
         Standing::BothSides => Err(both_sides()),
         Standing::Moderator | Standing::Outsider => Err(hidden()),
+    }
+}
+
+/// 404 for a proposal that does not exist or that the caller may not see.
+pub fn hidden(id: &str) -> ApiError {
+    ApiError::NotFound(format!("proposal {id} does not exist"))
+}
+
+/// A proposal the caller may read: a party's, or a reported one for moderators.
+pub fn visible_proposal(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    id: &str,
+) -> Result<Proposal, ApiError> {
+    let proposal = Proposal::find(conn, id)?.ok_or_else(|| hidden(id))?;
+    match standing(conn, principal, &proposal.from_org_id, &proposal.to_org_id)? {
+        Standing::Party(_) | Standing::BothSides => Ok(proposal),
+        Standing::Moderator if Proposal::is_reported(conn, id)? => Ok(proposal),
+        Standing::Moderator | Standing::Outsider => Err(hidden(id)),
     }
 }

@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::proposals::{check_listings, check_message, hidden};
 use crate::app::AppState;
-use crate::auth::parties::acting_side;
+use crate::auth::parties::{acting_side, hidden};
 use crate::auth::Principal;
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -20,7 +19,8 @@ use crate::models::agreement;
 use crate::models::party::Side;
 use crate::models::proposal::lifecycle::{self, Action, Outcome, State};
 use crate::models::proposal::{
-    check_terms, Proposal, ProposalStatus, ProposalView, Revision, Terms,
+    check_listings, check_message, check_terms, Proposal, ProposalStatus, ProposalView, Revision,
+    Terms,
 };
 use crate::models::{new_id, now};
 

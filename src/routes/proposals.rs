@@ -3,13 +3,13 @@
 //! [`super::proposal_actions`].
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::parties::{both_sides, standing, Standing};
+use crate::auth::parties::{both_sides, visible_proposal};
 use crate::auth::{authorize_org, OrgNeed, Principal};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -17,13 +17,12 @@ use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
-use crate::models::listing::Listing;
 use crate::models::membership;
 use crate::models::org::Org;
-use crate::models::party::Side;
 use crate::models::proposal::store::Direction;
 use crate::models::proposal::{
-    check_terms, pressure, Proposal, ProposalKind, ProposalStatus, ProposalView, Revision, Terms,
+    check_listings, check_message, check_terms, pressure, Proposal, ProposalKind, ProposalStatus,
+    ProposalView, Revision, Terms,
 };
 use crate::models::user::AccountStatus;
 use crate::models::{new_id, now};
@@ -68,43 +67,6 @@ pub struct ProposalListQuery {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// Checks a message: up to 2,000 characters, trimmed.
-pub(crate) fn check_message(checks: &mut Checks, message: &str) -> String {
-    checks.text("message", message, 0, 2000)
-}
-
-/// 422 unless every item tied to a listing names a published, unexpired listing of the
-/// side that gives it.
-pub(crate) fn check_listings(
-    conn: &mut DbConnection,
-    terms: &Terms,
-    from: &str,
-    to: &str,
-    at: NaiveDateTime,
-) -> Result<(), ApiError> {
-    let mut checks = Checks::new();
-    for (name, side) in [("from_gives", Side::From), ("to_gives", Side::To)] {
-        let giver = side.org(from, to);
-        for (i, item) in terms.given_by(side).iter().enumerate() {
-            let Some(listing_id) = item.listing_id else {
-                continue;
-            };
-            let field = format!("terms.{name}[{i}].listing_id");
-            match Listing::find(conn, &listing_id.to_string())? {
-                Some(l) if l.org_id == giver && l.is_public(conn, at)? => {}
-                Some(l) if l.org_id == giver => {
-                    checks.fail(&field, "must name a published listing")
-                }
-                _ => checks.fail(
-                    &field,
-                    "must name a published listing of the organisation that gives this item",
-                ),
-            }
-        }
-    }
-    checks.finish()
 }
 
 /// Opens a proposal (members of `from_org_id`, or its `write` key). Limits keep it free of
@@ -318,23 +280,4 @@ async fn get_proposal(
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-/// 404 for a proposal that does not exist or that the caller may not see.
-pub(crate) fn hidden(id: &str) -> ApiError {
-    ApiError::NotFound(format!("proposal {id} does not exist"))
-}
-
-/// A proposal the caller may read: a party's, or a reported one for moderators.
-pub(crate) fn visible_proposal(
-    conn: &mut DbConnection,
-    principal: Option<&Principal>,
-    id: &str,
-) -> Result<Proposal, ApiError> {
-    let proposal = Proposal::find(conn, id)?.ok_or_else(|| hidden(id))?;
-    match standing(conn, principal, &proposal.from_org_id, &proposal.to_org_id)? {
-        Standing::Party(_) | Standing::BothSides => Ok(proposal),
-        Standing::Moderator if Proposal::is_reported(conn, id)? => Ok(proposal),
-        Standing::Moderator | Standing::Outsider => Err(hidden(id)),
-    }
 }

@@ -11,10 +11,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::listing::Listing;
 use super::party::Side;
 use super::user::parse_uuid;
 use super::{text_enum, utc};
 use crate::db::schema::{proposal_revisions, proposals};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::http::validate::Checks;
 
@@ -156,6 +158,43 @@ pub fn check_terms(checks: &mut Checks, kind: ProposalKind, terms: &Terms) -> Te
         from_gives,
         to_gives,
     }
+}
+
+/// Checks a message: up to 2,000 characters, trimmed.
+pub fn check_message(checks: &mut Checks, message: &str) -> String {
+    checks.text("message", message, 0, 2000)
+}
+
+/// 422 unless every item tied to a listing names a published, unexpired listing of the
+/// side that gives it.
+pub fn check_listings(
+    conn: &mut DbConnection,
+    terms: &Terms,
+    from: &str,
+    to: &str,
+    at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let mut checks = Checks::new();
+    for (name, side) in [("from_gives", Side::From), ("to_gives", Side::To)] {
+        let giver = side.org(from, to);
+        for (i, item) in terms.given_by(side).iter().enumerate() {
+            let Some(listing_id) = item.listing_id else {
+                continue;
+            };
+            let field = format!("terms.{name}[{i}].listing_id");
+            match Listing::find(conn, &listing_id.to_string())? {
+                Some(l) if l.org_id == giver && l.is_public(conn, at)? => {}
+                Some(l) if l.org_id == giver => {
+                    checks.fail(&field, "must name a published listing")
+                }
+                _ => checks.fail(
+                    &field,
+                    "must name a published listing of the organisation that gives this item",
+                ),
+            }
+        }
+    }
+    checks.finish()
 }
 
 fn check_item(checks: &mut Checks, field: &str, item: &Item) -> Item {
