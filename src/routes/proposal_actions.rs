@@ -3,6 +3,7 @@
 //! together with the new agreement and its transparency-log leaf — in one transaction.
 
 use actix_web::{post, web, HttpResponse};
+use diesel::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -59,8 +60,8 @@ pub struct CloseRequest {
 /// revision.
 fn state_of(conn: &mut DbConnection, proposal: &Proposal) -> Result<(State, Revision), ApiError> {
     let latest = proposal
-        .revisions(conn)?
-        .pop()
+        .latest(conn)
+        .optional()?
         .ok_or_else(|| ApiError::Internal(format!("proposal {} has no revision", proposal.id)))?;
     let latest_author = proposal.side_of(&latest.author_org_id).ok_or_else(|| {
         ApiError::Internal(format!("revision author of {} is not a party", proposal.id))

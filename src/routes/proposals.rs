@@ -238,16 +238,13 @@ async fn list_proposals(
             page.after.as_deref(),
             page.fetch(),
         )?;
-        let mut views = Vec::with_capacity(rows.len());
-        for row in rows {
-            let revisions = row.revisions(conn)?;
-            views.push((row, revisions));
-        }
+        let ids: Vec<&str> = rows.iter().map(|p| p.id.as_str()).collect();
+        let revisions = Proposal::revisions_of(conn, &ids)?;
         Page::from_rows(
-            views,
+            rows,
             &page,
-            |(p, _)| p.id.clone(),
-            |(p, revisions)| p.view(&revisions, at),
+            |p| p.id.clone(),
+            |p| p.view(revisions.get(&p.id).map_or(&[], Vec::as_slice), at),
         )
     })
     .await?;

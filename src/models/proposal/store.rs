@@ -2,6 +2,8 @@
 //! transaction; each change is guarded by the state it was decided on, so a racing
 //! request that changed the row first makes the loser's write touch nothing (and fail).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -62,6 +64,37 @@ impl Proposal {
             .order(proposal_revisions::number.asc())
             .select(Revision::as_select())
             .load(conn)
+    }
+
+    /// The newest revision (the one an action answers).
+    pub fn latest(&self, conn: &mut DbConnection) -> QueryResult<Revision> {
+        proposal_revisions::table
+            .find((&self.id, self.latest_revision))
+            .select(Revision::as_select())
+            .first(conn)
+    }
+
+    /// The revisions of several proposals (one statement), oldest first per proposal.
+    pub fn revisions_of(
+        conn: &mut DbConnection,
+        ids: &[&str],
+    ) -> QueryResult<HashMap<String, Vec<Revision>>> {
+        let rows: Vec<Revision> = proposal_revisions::table
+            .filter(proposal_revisions::proposal_id.eq_any(ids))
+            .order((
+                proposal_revisions::proposal_id.asc(),
+                proposal_revisions::number.asc(),
+            ))
+            .select(Revision::as_select())
+            .load(conn)?;
+        let mut grouped: HashMap<String, Vec<Revision>> = HashMap::new();
+        for revision in rows {
+            grouped
+                .entry(revision.proposal_id.clone())
+                .or_default()
+                .push(revision);
+        }
+        Ok(grouped)
     }
 
     /// Adds a counter-offer as the next revision.
