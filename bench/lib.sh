@@ -1,6 +1,24 @@
-# Shared by bench/run.sh and bench/log.sh (sourced): the server's stop, one wrk
-# measurement after a warm-up, and its line in the summary. Expects $RESULTS, $SUMMARY,
-# $CONNECTIONS, $DURATION and $PORT.
+# Shared by bench/run.sh and bench/log.sh (sourced from the repository root): the common
+# settings, the release build, the results folder and summary, the server's stop, one wrk
+# measurement after a warm-up, and its line in the summary.
+
+DURATION=${BENCH_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-16}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+PORT=${BENCH_PORT:-18080}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+cargo build --release --quiet
+BIN=${CARGO_TARGET_DIR:-target}/release/mutua
+
+# start_results PREFIX SIZE_COLUMN   — a fresh bench/results/<PREFIX><time>/ with its summary
+start_results() {
+    RESULTS=bench/results/$1$(date -u +%Y%m%dT%H%M%SZ)
+    mkdir -p "$RESULTS"
+    SUMMARY="$RESULTS/summary.md"
+    echo "| backend | $2 | endpoint | req/s | p50 | p99 |" > "$SUMMARY"
+    echo "|---|---|---|---|---|---|" >> "$SUMMARY"
+}
 
 SERVER=""
 stop_server() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=""; }

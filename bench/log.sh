@@ -22,22 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BACKENDS=${1:-both}
-DURATION=${BENCH_DURATION:-10s}
-CONNECTIONS=${BENCH_CONNECTIONS:-16}
 SIZES=${BENCH_LOG_SIZES:-"10000 1000000"}
-PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-PORT=${BENCH_PORT:-18080}
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/mutua
-RESULTS=bench/results/log-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RESULTS"
-SUMMARY="$RESULTS/summary.md"
-echo "| backend | leaves | endpoint | req/s | p50 | p99 |" > "$SUMMARY"
-echo "|---|---|---|---|---|---|" >> "$SUMMARY"
-
 . bench/lib.sh
+start_results "log-" leaves
 
 for backend in sqlite postgres; do
     [ "$BACKENDS" = both ] || [ "$BACKENDS" = "$backend" ] || continue
