@@ -27,11 +27,16 @@ use crate::error::ApiError;
 /// Item counts per category; every category is present (0 when none).
 pub type CategoryCounts = BTreeMap<String, i64>;
 
-fn zeroes() -> CategoryCounts {
-    ItemCategory::ALL
+/// Counts per category from `(category, n)` rows; every category is present.
+fn category_counts(rows: &[(ItemCategory, i64)]) -> CategoryCounts {
+    let mut counts: CategoryCounts = ItemCategory::ALL
         .iter()
         .map(|c| (c.as_str().to_owned(), 0))
-        .collect()
+        .collect();
+    for (category, n) in rows {
+        counts.insert(category.as_str().to_owned(), *n);
+    }
+    counts
 }
 
 /// An organisation's public reciprocity balance.
@@ -78,19 +83,12 @@ pub fn balance(conn: &mut DbConnection, org_id: &str) -> Result<Reciprocity, Api
         .group_by(agreement_items::category)
         .select((agreement_items::category, count_star()))
         .load(conn)?;
-    let tally = |rows: Vec<(ItemCategory, i64)>| {
-        let mut counts = zeroes();
-        for (category, n) in rows {
-            counts.insert(category.as_str().to_owned(), n);
-        }
-        counts
-    };
     Ok(Reciprocity {
         org_id: parse_uuid(org_id)?,
         completed_agreements: completed,
         confidential_agreements: confidential,
-        given: tally(given),
-        received: tally(received),
+        given: category_counts(&given),
+        received: category_counts(&received),
     })
 }
 
@@ -213,13 +211,6 @@ pub fn partners(conn: &mut DbConnection, org_id: &str) -> Result<Vec<Partner>, A
         let (Some(first), Some(last)) = (tally.first, tally.last) else {
             continue;
         };
-        let tally_of = |rows: &[(ItemCategory, i64)]| {
-            let mut counts = zeroes();
-            for (category, n) in rows {
-                counts.insert(category.as_str().to_owned(), *n);
-            }
-            counts
-        };
         out.push(Partner {
             org_id: parse_uuid(&partner)?,
             name: names
@@ -229,8 +220,8 @@ pub fn partners(conn: &mut DbConnection, org_id: &str) -> Result<Vec<Partner>, A
             agreements: tally.counts,
             first_agreement_at: utc(first),
             last_agreement_at: utc(last),
-            given: tally_of(&tally.given),
-            received: tally_of(&tally.received),
+            given: category_counts(&tally.given),
+            received: category_counts(&tally.received),
         });
     }
     out.sort_by(|a, b| {
