@@ -15,17 +15,17 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use lru::LruCache;
 
-use crate::models::listing_search::Facets;
+use crate::models::listing_search::{Facets, Position};
 
-/// A computed search: the page (ids and scores, one more than the limit when there is a
-/// next page) and the facets.
+/// A computed search: the page (ids and positions, one more than the limit when there is
+/// a next page) and the facets.
 #[derive(Debug, Clone)]
 pub struct CachedSearch {
     /// The catalogue version it was computed at.
     pub version: i64,
     /// The earliest expiry among the listings it found: after that the result is stale.
     pub valid_until: Option<NaiveDateTime>,
-    pub page: Vec<(String, i32)>,
+    pub page: Vec<(String, Position)>,
     pub facets: Facets,
 }
 
@@ -76,9 +76,11 @@ mod tests {
         CachedSearch {
             version,
             valid_until,
-            page: vec![("a".into(), 4)],
+            page: vec![("a".into(), Position { score: 4, seq: 1 })],
             facets: Facets {
                 total: 1,
+                total_is_estimate: false,
+                counts_are_estimates: false,
                 kind: vec![],
                 category: vec![],
                 tags: vec![],

@@ -392,9 +392,11 @@ fn open(config: &Config) -> Result<(Backend, db::PooledConnection, Vec<String>),
     let backend = Backend::from_url(&config.database_url())?;
     let timeout = Duration::from_secs(config.db_timeout_secs.max(1));
     let (pool, applied) = db::open(&backend, 1, timeout)?;
-    let conn = pool
+    let mut conn = pool
         .get()
         .map_err(|e| format!("cannot open database connection: {e}"))?;
+    crate::models::listing::derived::index_missing(&mut conn)
+        .map_err(|e| format!("cannot build the search index: {e}"))?;
     Ok((backend, conn, applied))
 }
 

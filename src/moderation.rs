@@ -68,6 +68,7 @@ pub fn set_org_status(
             "the organisation is already {to}"
         )));
     }
+    crate::search::org_status_changed(conn, org_id, !suspend, now())?;
     catalogue_state::changed(conn)?;
     ModAction::org_status(&actor.id, org_id, suspend, reason).record(conn)?;
     Org::find(conn, org_id)?

@@ -49,6 +49,11 @@ impl Application {
             let mut conn = pool
                 .get()
                 .map_err(|e| format!("cannot open database connection: {e}"))?;
+            let indexed = crate::models::listing::derived::index_missing(&mut conn)
+                .map_err(|e| format!("cannot build the search index: {e}"))?;
+            if indexed > 0 {
+                tracing::info!(listings = indexed, "wrote missing search documents");
+            }
             let signer = signing::resolve(key.as_ref(), &origin, &data_dir, &mut conn)?;
             tracing::info!(verifier_key = signer.verifier_key(), "transparency log key");
             Ok((pool, signer))

@@ -55,6 +55,14 @@ impl PageQuery {
         Ok(KeyedPageRequest { limit, after })
     }
 
+    /// Like [`PageQuery::resolve`], for the catalogue, whose cursor is a position: an
+    /// optional sort key and a sequence number.
+    pub fn resolve_position(&self) -> Result<PositionPageRequest, ApiError> {
+        let limit = self.resolve_limit()?;
+        let after = self.cursor.as_deref().map(decode_position).transpose()?;
+        Ok(PositionPageRequest { limit, after })
+    }
+
     fn resolve_limit(&self) -> Result<i64, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -80,7 +88,8 @@ pub struct KeyedPageRequest {
     pub after: Option<Cursor>,
 }
 
-fn bad_cursor() -> ApiError {
+/// The 400 for a cursor this API did not issue.
+pub fn bad_cursor() -> ApiError {
     ApiError::BadRequest("cursor is not one this API issued".into())
 }
 
@@ -95,10 +104,30 @@ fn decode(cursor: &str) -> Result<Cursor, ApiError> {
     if let Some(id) = text.strip_prefix("id:") {
         return Ok(Cursor::Id(valid_id(id)?));
     }
+
     let rest = text.strip_prefix("k:").ok_or_else(bad_cursor)?;
     let (key, id) = rest.split_once(':').ok_or_else(bad_cursor)?;
     let key = key.parse().map_err(|_| bad_cursor())?;
     Ok(Cursor::Keyed(key, valid_id(id)?))
+}
+
+/// A checked page request whose cursor is a position (sort key if any, sequence number).
+#[derive(Debug, Clone)]
+pub struct PositionPageRequest {
+    pub limit: i64,
+    pub after: Option<(Option<i64>, i64)>,
+}
+
+fn decode_position(cursor: &str) -> Result<(Option<i64>, i64), ApiError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
+    let position = text.strip_prefix("p:").ok_or_else(bad_cursor)?;
+    let (key, seq) = position.split_once(':').ok_or_else(bad_cursor)?;
+    let key = match key {
+        "" => None,
+        key => Some(key.parse().map_err(|_| bad_cursor())?),
+    };
+    Ok((key, seq.parse().map_err(|_| bad_cursor())?))
 }
 
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
@@ -111,6 +140,12 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 /// A cursor after this id.
 pub fn encode_id(id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+/// A cursor after this catalogue position (sort key, if any, and sequence number).
+pub fn encode_position(key: Option<i64>, seq: i64) -> String {
+    let key = key.map(|k| k.to_string()).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(format!("p:{key}:{seq}"))
 }
 
 /// A cursor after this (sort key, id).

@@ -1,19 +1,27 @@
-//! The catalogue query behind `GET /listings`: filters, full-text terms, relevance or
-//! newest-first keyset pages, and facet counts over the whole result. The WHERE clause is
-//! built once as SQL with numbered parameters and shared by the page and facet queries
-//! (diesel can neither group a boxed query nor nest a boxed subquery under
-//! `MultiConnection`).
+//! The catalogue query behind `GET /listings`: filters and full-text terms become one
+//! search expression (`search::Expr`) answered inside the full-text index; pages are read
+//! newest first or tier by tier for relevance, stopping once the page is full; facet counts
+//! come from the maintained counts of the whole public catalogue when nothing narrows it,
+//! and otherwise from the result itself — exactly up to [`FACET_SAMPLE`] matches, beyond
+//! that from its newest [`FACET_SAMPLE`] matches, scaled to the total, and said so.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::listing::Listing;
-use crate::db::sql::{Conditions, Param};
 use crate::db::DbConnection;
-use crate::search::{self, Dialect};
+use crate::search::{self, attr, Expr, Hit};
+
+/// Facet counts are exact for results of at most this many listings; larger results are
+/// counted over their newest this many.
+pub const FACET_SAMPLE: i64 = 1_000;
+
+/// `total` is exact up to this many listings and extrapolated beyond.
+pub const EXACT_TOTAL: i64 = 10_000;
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
@@ -38,200 +46,336 @@ pub struct CatalogueQuery {
     pub trial: Option<bool>,
     /// Statuses to include; only `published` for the public.
     pub statuses: Vec<String>,
-    /// Hide expired listings and those of suspended organisations (public searches).
+    /// Only the public catalogue: published, unexpired listings of organisations that are
+    /// not suspended.
     pub public_only: bool,
     pub now: Option<NaiveDateTime>,
 }
 
+impl CatalogueQuery {
+    /// The search expression of the query.
+    fn expr(&self) -> Expr {
+        let mut all_of = Vec::new();
+        let mut any_of = Vec::new();
+        if self.public_only {
+            all_of.push(attr::visible());
+        } else {
+            any_of = self.statuses.iter().map(|s| attr::status(s)).collect();
+        }
+        all_of.extend(self.kind.as_deref().map(attr::kind));
+        all_of.extend(self.category.as_deref().map(attr::category));
+        all_of.extend(self.industry.as_deref().map(attr::industry));
+        all_of.extend(self.region.as_deref().map(attr::region));
+        all_of.extend(self.org_id.as_deref().map(attr::org));
+        all_of.extend(self.trial.map(attr::trial));
+        all_of.extend(self.tags.iter().map(|t| attr::tag(t)));
+        Expr {
+            all_of,
+            any_of,
+            terms: self.terms.clone(),
+            ..Expr::default()
+        }
+    }
+
+    /// Whether the query asks for the whole public catalogue.
+    fn whole_catalogue(&self) -> bool {
+        self.public_only
+            && self.terms.is_empty()
+            && self.kind.is_none()
+            && self.category.is_none()
+            && self.tags.is_empty()
+            && self.industry.is_none()
+            && self.region.is_none()
+            && self.org_id.is_none()
+            && self.trial.is_none()
+    }
+
+    /// Whether a hit is in the result at the query's time (a public listing may have
+    /// expired since the last sweep).
+    fn keeps(&self, hit: &Hit) -> bool {
+        match (self.public_only, self.now, hit.expires_at) {
+            (true, Some(now), Some(expires)) => expires > now,
+            _ => true,
+        }
+    }
+}
+
 /// One facet value and how many results have it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FacetCount {
-    #[diesel(sql_type = Text)]
     pub value: String,
-    #[diesel(sql_type = BigInt)]
     pub count: i64,
 }
 
 /// Counts over the whole result (not just the page).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Facets {
+    /// How many listings the search finds.
     pub total: i64,
+    /// `true` when `total` is extrapolated: results of more than 10,000 listings are
+    /// counted to 10,000 and the rest estimated from how far back in the catalogue those
+    /// reach.
+    pub total_is_estimate: bool,
+    /// `true` when the per-value counts below are estimates: for results of more than
+    /// 1,000 listings they are counted over the newest 1,000 and scaled to `total`. The
+    /// counts of the whole public catalogue (no `q`, no filter) are always exact.
+    pub counts_are_estimates: bool,
     pub kind: Vec<FacetCount>,
     pub category: Vec<FacetCount>,
     /// The ten most frequent tags.
     pub tags: Vec<FacetCount>,
 }
 
-/// Where a page starts.
-#[derive(Debug, Clone)]
-pub enum After {
-    /// Newest first: after this id.
-    Id(String),
-    /// Relevance: after this (score, id).
-    Scored(i64, String),
+/// Where a listing stands in an order: its relevance score (0 when sorted by newest) and
+/// its search document's `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub score: i32,
+    pub seq: i64,
 }
 
-fn conditions(query: &CatalogueQuery, dialect: Dialect) -> Conditions {
-    let mut c = Conditions::default();
-    let statuses: Vec<String> = query
-        .statuses
-        .iter()
-        .map(|s| c.param(Param::Text(s.clone())))
-        .collect();
-    c.clauses
-        .push(format!("listings.status IN ({})", statuses.join(", ")));
-    if query.public_only {
-        if let Some(now) = query.now {
-            let p = c.param(Param::Time(now));
-            c.clauses.push(format!(
-                "(listings.expires_at IS NULL OR listings.expires_at > {p})"
-            ));
-        }
-        c.clauses
-            .push("listings.org_id NOT IN (SELECT id FROM orgs WHERE status = 'suspended')".into());
-    }
-    for (column, value) in [
-        ("kind", &query.kind),
-        ("category", &query.category),
-        ("industry", &query.industry),
-        ("region", &query.region),
-        ("org_id", &query.org_id),
-    ] {
-        if let Some(value) = value {
-            c.text(&format!("listings.{column} = ?"), value);
+/// Up to `need` hits of `expr` in the result, newest first, before `before`.
+fn fetch(
+    conn: &mut DbConnection,
+    query: &CatalogueQuery,
+    expr: &Expr,
+    mut before: Option<i64>,
+    need: i64,
+) -> QueryResult<Vec<Hit>> {
+    let mut out = Vec::new();
+    loop {
+        let batch = search::hits(conn, expr, before, need - out.len() as i64)?;
+        let full = batch.len() as i64 == need - out.len() as i64;
+        before = batch.last().map(|h| h.seq);
+        out.extend(batch.into_iter().filter(|h| query.keeps(h)));
+        if !full || out.len() as i64 == need {
+            return Ok(out);
         }
     }
-    if let Some(trial) = query.trial {
-        let p = c.param(Param::Bool(trial));
-        c.clauses.push(format!("listings.trial_available = {p}"));
-    }
-    for tag in &query.tags {
-        c.text(
-            "listings.id IN (SELECT listing_id FROM listing_tags WHERE tag = ?)",
-            tag,
-        );
-    }
-    if !query.terms.is_empty() {
-        c.clauses.push(search::matches(dialect, &query.terms));
-    }
-    c
 }
 
-#[derive(QueryableByName)]
-struct KindCategoryCount {
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Text)]
-    category: String,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    next_expiry: Option<NaiveDateTime>,
-}
-
-#[derive(QueryableByName)]
-struct ScoredId {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Integer)]
-    score: i32,
-}
-
-/// One page of listings with their scores (0 when sorted by newest).
+/// One page of listings with their positions: newest first, or by relevance tier by
+/// tier, each tier newest first.
 pub fn page(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
-    sort: SortOrder,
-    after: Option<&After>,
+    relevance: bool,
+    after: Option<Position>,
     limit: i64,
-) -> QueryResult<Vec<(Listing, i32)>> {
-    let dialect = Dialect::of(conn);
-    let mut c = conditions(query, dialect);
-    let score = if sort == SortOrder::Relevance && !query.terms.is_empty() {
-        search::score(dialect, &query.terms)
-    } else {
-        "0".to_owned()
-    };
-    match after {
-        Some(After::Scored(s, id)) => {
-            let p = c.param(Param::Text(id.clone()));
-            c.clauses.push(format!(
-                "({score} < {s} OR ({score} = {s} AND listings.id < {p}))"
-            ));
+) -> QueryResult<Vec<(Listing, Position)>> {
+    let expr = query.expr();
+    let mut found: Vec<(Hit, i32)> = Vec::new();
+    if relevance && !query.terms.is_empty() {
+        for (score, fields) in search::tiers() {
+            let before = match after {
+                Some(a) if score > a.score => continue,
+                Some(a) if score == a.score => Some(a.seq),
+                _ => None,
+            };
+            let need = limit - found.len() as i64;
+            let hits = fetch(conn, query, &expr.tier(&fields), before, need)?;
+            found.extend(hits.into_iter().map(|h| (h, score)));
+            if found.len() as i64 == limit {
+                break;
+            }
         }
-        Some(After::Id(id)) => c.text("listings.id < ?", id),
-        None => {}
+    } else {
+        let hits = fetch(conn, query, &expr, after.map(|a| a.seq), limit)?;
+        found.extend(hits.into_iter().map(|h| (h, 0)));
     }
-    // Ids and scores first, so sorting a large result moves small rows; then the page.
-    let sql = format!(
-        "SELECT listings.id AS id, {score} AS score FROM listings WHERE {} \
-         ORDER BY score DESC, listings.id DESC LIMIT {limit}",
-        c.sql()
-    );
-    let ranked: Vec<ScoredId> = c.run(conn, sql)?;
-    let ranked: Vec<(String, i32)> = ranked.into_iter().map(|r| (r.id, r.score)).collect();
-    by_ids(conn, &ranked)
+    let positions: Vec<(String, Position)> = found
+        .into_iter()
+        .map(|(h, score)| (h.listing_id, Position { score, seq: h.seq }))
+        .collect();
+    by_ids(conn, &positions)
 }
 
-/// Facet counts over the whole result, and the earliest expiry among its listings (when
-/// the result will change by itself).
+/// Facet counts over the whole result, and the earliest expiry among the listings they
+/// were counted over (when the result will change by itself).
 pub fn facets(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
 ) -> QueryResult<(Facets, Option<NaiveDateTime>)> {
-    let c = conditions(query, Dialect::of(conn));
-    // Kind and category in one pass over the result.
-    let pairs: Vec<KindCategoryCount> = c.run(
-        conn,
-        format!(
-            "SELECT listings.kind AS kind, listings.category AS category, COUNT(*) AS count, \
-             MIN(listings.expires_at) AS next_expiry \
-             FROM listings WHERE {} GROUP BY listings.kind, listings.category",
-            c.sql()
-        ),
-    )?;
-    let tally = |value_of: fn(&KindCategoryCount) -> &String| {
-        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
-        for pair in &pairs {
-            *counts.entry(value_of(pair).clone()).or_default() += pair.count;
+    if query.whole_catalogue() {
+        return Ok((catalogue_facets(conn)?, None));
+    }
+    let expr = query.expr();
+    let mut sample = fetch(conn, query, &expr, None, FACET_SAMPLE + 1)?;
+    let next_expiry = sample.iter().filter_map(|h| h.expires_at).min();
+    if sample.len() as i64 <= FACET_SAMPLE {
+        let total = sample.len() as i64;
+        return Ok((tally(&sample, total, false, false), next_expiry));
+    }
+    sample.truncate(FACET_SAMPLE as usize);
+    let (counted, oldest) = search::count(conn, &expr, EXACT_TOTAL + 1)?;
+    let (total, estimated) = match (counted > EXACT_TOTAL, oldest, search::seq_range(conn)?) {
+        (true, Some(oldest), Some((low, high))) => {
+            let span = (high - low + 1) as f64 / (high - oldest + 1).max(1) as f64;
+            ((EXACT_TOTAL as f64 * span).round() as i64, true)
         }
+        _ => (counted.max(FACET_SAMPLE), false),
+    };
+    Ok((tally(&sample, total, estimated, true), next_expiry))
+}
+
+/// Counts kinds, categories and tags over `hits`, scaled to `total` when they are a sample.
+fn tally(hits: &[Hit], total: i64, total_is_estimate: bool, sampled: bool) -> Facets {
+    let mut kind: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut category: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut tags: BTreeMap<&str, i64> = BTreeMap::new();
+    for hit in hits {
+        *kind.entry(&hit.kind).or_default() += 1;
+        *category.entry(&hit.category).or_default() += 1;
+        for tag in hit.tags.split(',').filter(|t| !t.is_empty()) {
+            *tags.entry(tag).or_default() += 1;
+        }
+    }
+    let scale = |count: i64| {
+        if sampled && !hits.is_empty() {
+            ((count as f64) * (total as f64) / (hits.len() as f64)).round() as i64
+        } else {
+            count
+        }
+    };
+    let ranked = |counts: BTreeMap<&str, i64>, top: usize| {
         let mut out: Vec<FacetCount> = counts
             .into_iter()
-            .map(|(value, count)| FacetCount { value, count })
+            .map(|(value, count)| FacetCount {
+                value: value.to_owned(),
+                count,
+            })
             .collect();
         out.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+        out.truncate(top);
+        for facet in &mut out {
+            facet.count = scale(facet.count);
+        }
         out
     };
-    let kind = tally(|p| &p.kind);
-    let category = tally(|p| &p.category);
-    let tags: Vec<FacetCount> = c.run(
-        conn,
-        format!(
-            "SELECT listing_tags.tag AS value, COUNT(*) AS count FROM listing_tags \
-             JOIN listings ON listings.id = listing_tags.listing_id WHERE {} \
-             GROUP BY listing_tags.tag ORDER BY count DESC, value ASC LIMIT 10",
-            c.sql()
-        ),
-    )?;
-    let total = kind.iter().map(|f| f.count).sum();
-    let next_expiry = pairs.iter().filter_map(|p| p.next_expiry).min();
-    Ok((
-        Facets {
-            total,
-            kind,
-            category,
-            tags,
-        },
-        next_expiry,
-    ))
+    Facets {
+        total,
+        total_is_estimate,
+        counts_are_estimates: sampled,
+        kind: ranked(kind, usize::MAX),
+        category: ranked(category, usize::MAX),
+        tags: ranked(tags, 10),
+    }
+}
+
+/// The exact counts of the whole public catalogue, from `facet_counts`.
+fn catalogue_facets(conn: &mut DbConnection) -> QueryResult<Facets> {
+    let mut facets = Facets {
+        total: 0,
+        total_is_estimate: false,
+        counts_are_estimates: false,
+        kind: vec![],
+        category: vec![],
+        tags: vec![],
+    };
+    for counted in search::catalogue_counts(conn, 10)? {
+        let value = FacetCount {
+            value: counted.value,
+            count: counted.count,
+        };
+        match counted.facet.as_str() {
+            "total" => facets.total = value.count,
+            "kind" => facets.kind.push(value),
+            "category" => facets.category.push(value),
+            _ => facets.tags.push(value),
+        }
+    }
+    for list in [&mut facets.kind, &mut facets.category] {
+        list.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+    }
+    Ok(facets)
 }
 
 /// Listings by id, in the order given (ids that no longer exist are left out).
-pub fn by_ids(conn: &mut DbConnection, ids: &[(String, i32)]) -> QueryResult<Vec<(Listing, i32)>> {
+pub fn by_ids(
+    conn: &mut DbConnection,
+    ids: &[(String, Position)],
+) -> QueryResult<Vec<(Listing, Position)>> {
     let wanted: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
     let mut found = Listing::find_many(conn, &wanted)?;
     Ok(ids
         .iter()
-        .filter_map(|(id, score)| found.remove(id).map(|l| (l, *score)))
+        .filter_map(|(id, position)| found.remove(id).map(|l| (l, *position)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(seq: i64, kind: &str, tags: &str) -> Hit {
+        Hit {
+            seq,
+            listing_id: format!("l{seq}"),
+            kind: kind.into(),
+            category: "expertise".into(),
+            tags: tags.into(),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn exact_counts_rank_by_count_then_value() {
+        let hits = [
+            hit(3, "offer", "b,a"),
+            hit(2, "need", "a"),
+            hit(1, "offer", "c"),
+        ];
+        let facets = tally(&hits, 3, false, false);
+        assert_eq!(facets.total, 3);
+        assert!(!facets.counts_are_estimates);
+        let pairs = |f: &[FacetCount]| {
+            f.iter()
+                .map(|c| (c.value.clone(), c.count))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(&facets.kind),
+            [("offer".into(), 2), ("need".into(), 1)]
+        );
+        assert_eq!(
+            pairs(&facets.tags),
+            [("a".into(), 2), ("b".into(), 1), ("c".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn sampled_counts_scale_to_the_total() {
+        let hits = [hit(4, "offer", "a"), hit(3, "need", "a")];
+        let facets = tally(&hits, 1_000, true, true);
+        assert!(facets.total_is_estimate && facets.counts_are_estimates);
+        assert_eq!(facets.kind[0].count, 500);
+        assert_eq!(facets.tags[0].count, 1_000);
+    }
+
+    #[test]
+    fn filters_become_attribute_tokens() {
+        let query = CatalogueQuery {
+            kind: Some("offer".into()),
+            tags: vec!["bio".into()],
+            statuses: vec!["published".into()],
+            public_only: true,
+            ..Default::default()
+        };
+        let expr = query.expr();
+        assert_eq!(
+            expr.all_of,
+            vec![attr::visible(), attr::kind("offer"), attr::tag("bio")]
+        );
+        assert!(expr.any_of.is_empty());
+        assert!(!query.whole_catalogue());
+        let insider = CatalogueQuery {
+            statuses: vec!["draft".into(), "published".into()],
+            org_id: Some("o".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            insider.expr().any_of,
+            vec![attr::status("draft"), attr::status("published")]
+        );
+    }
 }

@@ -14,7 +14,7 @@ use crate::http::pagination::{self, PageQuery};
 use crate::http::validate::normalize_tag;
 use crate::models::catalogue_state;
 use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingStatus, ListingView};
-use crate::models::listing_search::{self, After, CatalogueQuery, Facets, SortOrder};
+use crate::models::listing_search::{self, CatalogueQuery, Facets, Position, SortOrder};
 use crate::models::now;
 use crate::models::user::PlatformRole;
 use crate::search;
@@ -29,7 +29,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[into_params(parameter_in = Query)]
 pub struct CatalogueParams {
     /// Full text over title, description and tags (German and English; case and
-    /// diacritics ignored, `ß` = `ss`, each word also matches as a prefix).
+    /// diacritics ignored, `ß` = `ss`; every word must occur, words of three or more
+    /// characters also as word prefixes; at most 8 words count).
     q: Option<String>,
     kind: Option<ListingKind>,
     category: Option<ListingCategory>,
@@ -203,7 +204,7 @@ async fn search_listings(
         sort,
         page,
     } = parse(params.into_inner())?;
-    let request = page.resolve_keyed()?;
+    let request = page.resolve_position()?;
     let after = after_for(&request.after, sort)?;
     let limit = request.limit;
     let cache = state.catalogue_cache.clone();
@@ -213,9 +214,9 @@ async fn search_listings(
         Ok((rows, facets, insider))
     })
     .await?;
-    let (rows, next_cursor) = pagination::cut(rows, limit, |(last, score)| match sort {
-        SortOrder::Relevance => pagination::encode_keyed(*score as i64, &last.id),
-        SortOrder::Newest => pagination::encode_id(&last.id),
+    let (rows, next_cursor) = pagination::cut(rows, limit, |(_, at)| match sort {
+        SortOrder::Relevance => pagination::encode_position(Some(at.score as i64), at.seq),
+        SortOrder::Newest => pagination::encode_position(None, at.seq),
     });
     let items = rows
         .iter()
@@ -229,13 +230,18 @@ async fn search_listings(
 }
 
 /// Where a page starts; a cursor of the other sort order is a 400.
-fn after_for(cursor: &Option<pagination::Cursor>, sort: SortOrder) -> ApiResult<Option<After>> {
+fn after_for(cursor: &Option<(Option<i64>, i64)>, sort: SortOrder) -> ApiResult<Option<Position>> {
+    let score = |key: i64| i32::try_from(key).map_err(|_| pagination::bad_cursor());
     Ok(match (cursor, sort) {
         (None, _) => None,
-        (Some(pagination::Cursor::Id(id)), SortOrder::Newest) => Some(After::Id(id.clone())),
-        (Some(pagination::Cursor::Keyed(key, id)), SortOrder::Relevance) => {
-            Some(After::Scored(*key, id.clone()))
-        }
+        (Some((None, seq)), SortOrder::Newest) => Some(Position {
+            score: 0,
+            seq: *seq,
+        }),
+        (Some((Some(key), seq)), SortOrder::Relevance) => Some(Position {
+            score: score(*key)?,
+            seq: *seq,
+        }),
         _ => {
             return Err(ApiError::BadRequest(
                 "the cursor belongs to another sort order".into(),
@@ -251,14 +257,24 @@ fn search(
     cache: &CatalogueCache,
     mut query: CatalogueQuery,
     sort: SortOrder,
-    after: Option<After>,
+    after: Option<Position>,
     limit: i64,
-) -> ApiResult<(Vec<(Listing, i32)>, Facets)> {
+) -> ApiResult<(Vec<(Listing, Position)>, Facets)> {
     let public = query.public_only && query.statuses == [ListingStatus::Published.as_str()];
     // Everything that decides the answer, except the time (see catalogue_cache).
     let key = format!("{query:?}|{sort:?}|{after:?}|{limit}");
     let at = now();
     query.now = Some(at);
+    if query.public_only && search::expiry_due(conn, at)? {
+        // Listings whose expiry passed leave the public catalogue (and its counts) now;
+        // whichever request sees it first does it, on any instance.
+        db::write_transaction(conn, |conn| {
+            if search::sweep_expired(conn, at)? > 0 {
+                catalogue_state::changed(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+    }
     let version = if public && cache.enabled() {
         Some(catalogue_state::version(conn)?)
     } else {
@@ -270,7 +286,8 @@ fn search(
             return Ok((rows, hit.facets));
         }
     }
-    let rows = listing_search::page(conn, &query, sort, after.as_ref(), limit + 1)?;
+    let relevance = sort == SortOrder::Relevance;
+    let rows = listing_search::page(conn, &query, relevance, after, limit + 1)?;
     let (facets, valid_until) = listing_search::facets(conn, &query)?;
     if let Some(version) = version {
         let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();

@@ -1,23 +1,48 @@
-//! Full-text search over listings' public text, the same on both backends: text is folded
-//! in Rust (case, diacritics, `ß` → `ss`) before it is indexed and before it is queried, so
-//! "Außergewöhnlicher" is found by `aussergewohnlicher`, `außergewöhnlicher` and
-//! `AUSSERGEWÖHNLICHER`. SQLite uses FTS5, PostgreSQL a GIN `tsvector` index (`simple`
-//! configuration: no stemming, like FTS5). Each query term also matches as a prefix, so
-//! `kunden` finds "Kundenservice".
+//! Full-text search over listings, the same on both backends, with every query's cost
+//! bounded by the page, not by the size of its result.
+//!
+//! Text is folded in Rust (case, diacritics, `ß` → `ss`) before it is indexed and before it
+//! is queried, so "Außergewöhnlicher" is found by `aussergewohnlicher`, `außergewöhnlicher`
+//! and `AUSSERGEWÖHNLICHER`. Query terms of at least [`MIN_PREFIX`] characters also match as
+//! word prefixes (`kunden` finds "Kundenservice"); shorter ones match whole words only (a
+//! one-letter prefix would match most of the catalogue).
+//!
+//! Each listing has a *search document* (`search_docs`): the attributes search filters and
+//! counts on, whether the listing is in the public catalogue right now (`visible`), and a
+//! sequence number `seq` that orders the catalogue newest first. The document's words and
+//! its attributes (as tokens: `pub`, `koffer`, `cexpertise`, a tag, a region …) are indexed
+//! together — SQLite: an FTS5 table whose rowid is `seq`, attributes in their own column;
+//! PostgreSQL: one weighted `tsvector` behind a GIN index, attributes as lexemes of weight
+//! D — so a filter is an intersection inside the full-text index instead of a join per hit.
 //!
 //! Relevance is a document-only score (title 4, tags 2, description 1 for the fields that
 //! contain every term), so it does not shift as other listings are added and cursor pages
-//! stay stable.
+//! stay stable. Each score belongs to exactly one combination of fields, so the best page
+//! is read tier by tier (all three fields, then title and tags, …), each tier newest first,
+//! stopping once the page is full (see `models::listing_search`).
+//!
+//! `facet_counts` holds the facet counts of the whole public catalogue, kept in step with
+//! the documents in the same transaction. Listings whose expiry has passed leave the
+//! public catalogue at the next search ([`sweep_expired`]), which bumps the catalogue
+//! version like any other change.
 
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::db::DbConnection;
+use crate::db::{DbConnection, MultiBackend};
 
 mod postgres;
 mod sqlite;
 
 /// Most terms of one query.
 pub const MAX_TERMS: usize = 8;
+
+/// The shortest term that also matches as a word prefix.
+pub const MIN_PREFIX: usize = 3;
 
 /// Folds text for indexing and querying: lower-case, `ß` → `ss`, diacritics removed,
 /// everything but letters and digits turned into spaces.
@@ -51,80 +76,529 @@ pub fn terms(query: &str) -> Vec<String> {
     terms
 }
 
-/// Which full-text dialect a connection speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
+/// Whether a term also matches as a word prefix.
+fn is_prefix(term: &str) -> bool {
+    term.chars().count() >= MIN_PREFIX
 }
 
-impl Dialect {
-    /// The dialect of a connection.
-    pub fn of(conn: &DbConnection) -> Dialect {
-        match conn {
-            DbConnection::Sqlite(_) => Dialect::Sqlite,
-            DbConnection::Pg(_) => Dialect::Postgres,
+/// A field of a listing's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Title,
+    Tags,
+    Body,
+}
+
+impl Field {
+    /// Every field, in the order of their weights.
+    pub const ALL: [Field; 3] = [Field::Title, Field::Tags, Field::Body];
+
+    /// The field's relevance weight.
+    pub fn weight(self) -> i32 {
+        match self {
+            Field::Title => 4,
+            Field::Tags => 2,
+            Field::Body => 1,
         }
     }
 }
 
-/// SQL that is true when a listing's public text contains every term. Terms are letters
-/// and digits only (see [`fold`]), so they are inlined safely.
-pub fn matches(dialect: Dialect, terms: &[String]) -> String {
-    match dialect {
-        Dialect::Sqlite => sqlite::matches(terms),
-        Dialect::Postgres => postgres::matches(terms),
+/// The attribute tokens of search documents (letters and digits only, so both full-text
+/// engines keep each as one token; values of free text are hex-encoded).
+pub mod attr {
+    fn hex(value: &str) -> String {
+        value.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// In the public catalogue right now.
+    pub fn visible() -> String {
+        "pub".into()
+    }
+    pub fn status(status: &str) -> String {
+        format!("s{}", status.replace('_', ""))
+    }
+    pub fn kind(kind: &str) -> String {
+        format!("k{kind}")
+    }
+    pub fn category(category: &str) -> String {
+        format!("c{category}")
+    }
+    pub fn industry(industry: &str) -> String {
+        format!("i{}", hex(industry))
+    }
+    pub fn region(region: &str) -> String {
+        format!("r{}", hex(region))
+    }
+    pub fn trial(trial: bool) -> String {
+        format!("t{}", u8::from(trial))
+    }
+    pub fn org(org_id: &str) -> String {
+        format!("o{}", org_id.replace('-', ""))
+    }
+    pub fn tag(tag: &str) -> String {
+        format!("g{}", hex(tag))
     }
 }
 
-/// SQL for the relevance score of a listing (title 4 + tags 2 + description 1, for each
-/// field that contains every term).
-pub fn score(dialect: Dialect, terms: &[String]) -> String {
-    let part = |column: &str, weight: i32| match dialect {
-        Dialect::Sqlite => sqlite::field_score(terms, column, weight),
-        Dialect::Postgres => postgres::field_score(terms, column, weight),
-    };
-    format!(
-        "({} + {} + {})",
-        part("title", 4),
-        part("tags", 2),
-        part("body", 1)
-    )
+/// What a search asks of a document: every attribute in `all_of`, one of `any_of` (if
+/// any), every term (in any field, or in each of `in_fields`), and not every term in any
+/// of `not_in_fields`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expr {
+    pub all_of: Vec<String>,
+    pub any_of: Vec<String>,
+    pub terms: Vec<String>,
+    pub in_fields: Vec<Field>,
+    pub not_in_fields: Vec<Field>,
 }
 
-/// Replaces a listing's entry in the full-text index (SQLite's FTS table; PostgreSQL
-/// indexes the search columns themselves).
+impl Expr {
+    /// The same search restricted to documents whose fields holding every term are
+    /// exactly `fields` (one relevance tier).
+    pub fn tier(&self, fields: &[Field]) -> Expr {
+        Expr {
+            in_fields: fields.to_vec(),
+            not_in_fields: Field::ALL
+                .into_iter()
+                .filter(|f| !fields.contains(f))
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The relevance tiers, best first: each score and the fields that give it (score 0: no
+/// field holds every term, they are spread over several).
+pub fn tiers() -> Vec<(i32, Vec<Field>)> {
+    let mut tiers: Vec<(i32, Vec<Field>)> = (0u8..8)
+        .map(|mask| {
+            let fields: Vec<Field> = Field::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, f)| f)
+                .collect();
+            (fields.iter().map(|f| f.weight()).sum(), fields)
+        })
+        .collect();
+    tiers.sort_by_key(|(score, _)| -score);
+    tiers
+}
+
+/// A document a search found: what the page and the facet counts need.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct Hit {
+    #[diesel(sql_type = BigInt)]
+    pub seq: i64,
+    #[diesel(sql_type = Text)]
+    pub listing_id: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub category: String,
+    #[diesel(sql_type = Text)]
+    pub tags: String,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// Up to `limit` documents matching `expr`, newest first, before `before` (a `seq`).
+pub fn hits(
+    conn: &mut DbConnection,
+    expr: &Expr,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Hit>> {
+    let before = before.unwrap_or(i64::MAX);
+    match conn {
+        DbConnection::Sqlite(c) => sqlite::hits(c, &sqlite::query(expr), before, limit),
+        DbConnection::Pg(c) => postgres::hits(c, &postgres::query(expr), before, limit),
+    }
+}
+
+/// How many documents match `expr`, counting at most `cap`, and the `seq` of the oldest
+/// one counted (to extrapolate from when the count reached `cap`).
+pub fn count(conn: &mut DbConnection, expr: &Expr, cap: i64) -> QueryResult<(i64, Option<i64>)> {
+    match conn {
+        DbConnection::Sqlite(c) => sqlite::count(c, &sqlite::query(expr), cap),
+        DbConnection::Pg(c) => postgres::count(c, &postgres::query(expr), cap),
+    }
+}
+
+#[derive(QueryableByName)]
+struct SeqRange {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    low: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    high: Option<i64>,
+}
+
+/// The lowest and highest `seq` of all documents.
+pub fn seq_range(conn: &mut DbConnection) -> QueryResult<Option<(i64, i64)>> {
+    let range: SeqRange =
+        diesel::sql_query("SELECT MIN(seq) AS low, MAX(seq) AS high FROM search_docs")
+            .get_result(conn)?;
+    Ok(range.low.zip(range.high))
+}
+
+/// A listing as its search document holds it (text folded by [`fold`]).
+#[derive(Debug, Clone)]
+pub struct Doc<'a> {
+    pub listing_id: &'a str,
+    pub org_id: &'a str,
+    pub status: &'a str,
+    pub kind: &'a str,
+    pub category: &'a str,
+    pub industry: &'a str,
+    pub region: Option<&'a str>,
+    pub trial: bool,
+    /// The approved tags, comma-joined.
+    pub tags: &'a str,
+    pub expires_at: Option<NaiveDateTime>,
+    /// Whether its organisation is active (not suspended).
+    pub org_active: bool,
+    pub title_words: &'a str,
+    pub tag_words: &'a str,
+    pub body_words: &'a str,
+}
+
+impl Doc<'_> {
+    /// Whether the listing is in the public catalogue at `now`.
+    pub fn visible(&self, now: NaiveDateTime) -> bool {
+        self.status == "published" && self.org_active && self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+/// The stored attributes of a document, as far as they decide its tokens and counts.
+#[derive(Debug, Clone, QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    listing_id: String,
+    #[diesel(sql_type = Text)]
+    org_id: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = Text)]
+    industry: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    region: Option<String>,
+    #[diesel(sql_type = Bool)]
+    trial_available: bool,
+    #[diesel(sql_type = Text)]
+    tags: String,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    expires_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Bool)]
+    visible: bool,
+}
+
+const STORED: &str = "seq, listing_id, org_id, status, kind, category, industry, region, \
+                      trial_available, tags, expires_at, visible";
+
+impl Stored {
+    fn attrs(&self) -> String {
+        attrs(
+            self.visible,
+            &self.status,
+            &self.kind,
+            &self.category,
+            &self.industry,
+            self.region.as_deref(),
+            self.trial_available,
+            &self.org_id,
+            &self.tags,
+        )
+    }
+
+    fn count(&self, changes: &mut FacetChanges, sign: i64) {
+        if self.visible {
+            changes.add(&self.kind, &self.category, &self.tags, sign);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attrs(
+    visible: bool,
+    status: &str,
+    kind: &str,
+    category: &str,
+    industry: &str,
+    region: Option<&str>,
+    trial: bool,
+    org_id: &str,
+    tags: &str,
+) -> String {
+    let mut tokens = vec![
+        attr::status(status),
+        attr::kind(kind),
+        attr::category(category),
+        attr::industry(industry),
+        attr::trial(trial),
+        attr::org(org_id),
+    ];
+    if visible {
+        tokens.push(attr::visible());
+    }
+    if let Some(region) = region {
+        tokens.push(attr::region(region));
+    }
+    tokens.extend(tags.split(',').filter(|t| !t.is_empty()).map(attr::tag));
+    tokens.join(" ")
+}
+
+fn stored(conn: &mut DbConnection, listing_id: &str) -> QueryResult<Option<Stored>> {
+    diesel::sql_query(format!(
+        "SELECT {STORED} FROM search_docs WHERE listing_id = $1"
+    ))
+    .bind::<Text, _>(listing_id)
+    .get_result(conn)
+    .optional()
+}
+
+/// Changes of the public catalogue's facet counts, written once per transaction.
+#[derive(Debug, Default)]
+pub struct FacetChanges(BTreeMap<(&'static str, String), i64>);
+
+impl FacetChanges {
+    fn add(&mut self, kind: &str, category: &str, tags: &str, sign: i64) {
+        let mut bump = |facet: &'static str, value: &str| {
+            *self.0.entry((facet, value.to_owned())).or_default() += sign;
+        };
+        bump("total", "");
+        bump("kind", kind);
+        bump("category", category);
+        for tag in tags.split(',').filter(|t| !t.is_empty()) {
+            bump("tag", tag);
+        }
+    }
+
+    /// Writes the non-zero changes, in key order (so concurrent writers take the rows'
+    /// locks in one order and cannot deadlock), a statement per 100 rows.
+    pub fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
+        let changes: Vec<_> = self.0.into_iter().filter(|(_, d)| *d != 0).collect();
+        for chunk in changes.chunks(100) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let mut statement = diesel::sql_query(format!(
+                "INSERT INTO facet_counts (facet, value, count) VALUES {} \
+                 ON CONFLICT (facet, value) DO UPDATE SET count = facet_counts.count + excluded.count",
+                rows.join(", ")
+            ))
+            .into_boxed::<MultiBackend>();
+            for ((facet, value), change) in chunk {
+                statement = statement
+                    .bind::<Text, _>(*facet)
+                    .bind::<Text, _>(value)
+                    .bind::<BigInt, _>(*change);
+            }
+            statement.execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes (or replaces) a listing's search document as of `now`; its `seq` stays.
 pub fn index(
     conn: &mut DbConnection,
-    listing_id: &str,
-    title: &str,
-    tags: &str,
-    body: &str,
-) -> diesel::QueryResult<()> {
-    unindex(conn, listing_id)?;
-    index_new(conn, listing_id, title, tags, body)
+    doc: &Doc,
+    now: NaiveDateTime,
+    changes: &mut FacetChanges,
+) -> QueryResult<()> {
+    let old = stored(conn, doc.listing_id)?;
+    if let Some(old) = &old {
+        old.count(changes, -1);
+    }
+    let visible = doc.visible(now);
+    let attrs = attrs(
+        visible,
+        doc.status,
+        doc.kind,
+        doc.category,
+        doc.industry,
+        doc.region,
+        doc.trial,
+        doc.org_id,
+        doc.tags,
+    );
+    let columns = "org_id = $1, status = $2, kind = $3, category = $4, industry = $5, \
+                   region = $6, trial_available = $7, tags = $8, expires_at = $9, visible = $10";
+    let statement = match old {
+        Some(_) => format!("UPDATE search_docs SET {columns} WHERE listing_id = $11 RETURNING seq"),
+        None => "INSERT INTO search_docs (org_id, status, kind, category, industry, region, \
+                 trial_available, tags, expires_at, visible, listing_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq"
+            .to_owned(),
+    };
+    #[derive(QueryableByName)]
+    struct Seq {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+    let Seq { seq } = diesel::sql_query(statement)
+        .bind::<Text, _>(doc.org_id)
+        .bind::<Text, _>(doc.status)
+        .bind::<Text, _>(doc.kind)
+        .bind::<Text, _>(doc.category)
+        .bind::<Text, _>(doc.industry)
+        .bind::<Nullable<Text>, _>(doc.region)
+        .bind::<Bool, _>(doc.trial)
+        .bind::<Text, _>(doc.tags)
+        .bind::<Nullable<Timestamp>, _>(doc.expires_at)
+        .bind::<Bool, _>(visible)
+        .bind::<Text, _>(doc.listing_id)
+        .get_result(conn)?;
+    let words = [doc.title_words, doc.tag_words, doc.body_words];
+    match conn {
+        DbConnection::Sqlite(c) => sqlite::write(c, seq, old.is_some(), words, &attrs)?,
+        DbConnection::Pg(c) => postgres::write(c, seq, words, &attrs)?,
+    }
+    if visible {
+        changes.add(doc.kind, doc.category, doc.tags, 1);
+    }
+    Ok(())
 }
 
-/// Adds a listing that is not in the full-text index yet.
-pub fn index_new(
+/// Removes a listing's search document.
+pub fn unindex(
     conn: &mut DbConnection,
     listing_id: &str,
-    title: &str,
-    tags: &str,
-    body: &str,
-) -> diesel::QueryResult<()> {
-    match conn {
-        DbConnection::Sqlite(c) => sqlite::index_new(c, listing_id, title, tags, body),
-        DbConnection::Pg(_) => Ok(()),
+    changes: &mut FacetChanges,
+) -> QueryResult<()> {
+    let Some(old) = stored(conn, listing_id)? else {
+        return Ok(());
+    };
+    old.count(changes, -1);
+    if let DbConnection::Sqlite(c) = conn {
+        sqlite::remove(c, old.seq)?;
     }
+    diesel::sql_query("DELETE FROM search_docs WHERE seq = $1")
+        .bind::<BigInt, _>(old.seq)
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Removes a listing from the full-text index.
-pub fn unindex(conn: &mut DbConnection, listing_id: &str) -> diesel::QueryResult<()> {
-    match conn {
-        DbConnection::Sqlite(c) => sqlite::unindex(c, listing_id),
-        DbConnection::Pg(_) => Ok(()),
+/// Sets documents' visibility, rewriting their attribute tokens and the facet counts.
+fn set_visible(
+    conn: &mut DbConnection,
+    docs: Vec<Stored>,
+    visible: impl Fn(&Stored) -> bool,
+    changes: &mut FacetChanges,
+) -> QueryResult<usize> {
+    let mut changed = 0;
+    for mut doc in docs {
+        let now_visible = visible(&doc);
+        if now_visible == doc.visible {
+            continue;
+        }
+        doc.count(changes, -1);
+        doc.visible = now_visible;
+        doc.count(changes, 1);
+        diesel::sql_query("UPDATE search_docs SET visible = $1 WHERE seq = $2")
+            .bind::<Bool, _>(now_visible)
+            .bind::<BigInt, _>(doc.seq)
+            .execute(conn)?;
+        let attrs = doc.attrs();
+        match conn {
+            DbConnection::Sqlite(c) => sqlite::set_attrs(c, doc.seq, &attrs)?,
+            DbConnection::Pg(c) => postgres::set_attrs(c, doc.seq, &doc.listing_id, &attrs)?,
+        }
+        changed += 1;
     }
+    Ok(changed)
+}
+
+/// An organisation was suspended (`active` false) or reinstated: its published listings
+/// leave or rejoin the public catalogue.
+pub fn org_status_changed(
+    conn: &mut DbConnection,
+    org_id: &str,
+    active: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let docs: Vec<Stored> = diesel::sql_query(format!(
+        "SELECT {STORED} FROM search_docs WHERE org_id = $1 ORDER BY seq"
+    ))
+    .bind::<Text, _>(org_id)
+    .load(conn)?;
+    let mut changes = FacetChanges::default();
+    set_visible(
+        conn,
+        docs,
+        |d| active && d.status == "published" && d.expires_at.is_none_or(|t| t > now),
+        &mut changes,
+    )?;
+    changes.write(conn)
+}
+
+/// Whether a visible document has expired by `now` (one index probe).
+pub fn expiry_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = BigInt)]
+        #[allow(dead_code)]
+        seq: i64,
+    }
+    let due: Option<Due> = diesel::sql_query(
+        "SELECT seq FROM search_docs WHERE visible = TRUE AND expires_at <= $1 LIMIT 1",
+    )
+    .bind::<Timestamp, _>(now)
+    .get_result(conn)
+    .optional()?;
+    Ok(due.is_some())
+}
+
+/// Takes the listings whose expiry has passed by `now` out of the public catalogue (call
+/// inside a write transaction, then bump the catalogue version if it answers more than 0).
+/// Concurrent sweeps of several instances are harmless: a document already taken out is
+/// left alone.
+pub fn sweep_expired(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    let docs: Vec<Stored> = diesel::sql_query(format!(
+        "SELECT {STORED} FROM search_docs WHERE visible = TRUE AND expires_at <= $1 ORDER BY seq"
+    ))
+    .bind::<Timestamp, _>(now)
+    .load(conn)?;
+    let mut changes = FacetChanges::default();
+    let changed = set_visible(conn, docs, |_| false, &mut changes)?;
+    changes.write(conn)?;
+    Ok(changed)
+}
+
+/// One facet value and its count in `facet_counts`.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct Counted {
+    #[diesel(sql_type = Text)]
+    pub facet: String,
+    #[diesel(sql_type = Text)]
+    pub value: String,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+}
+
+/// The public catalogue's counts: total, per kind, per category, and the `top_tags` most
+/// frequent tags (most first, then by name).
+pub fn catalogue_counts(conn: &mut DbConnection, top_tags: i64) -> QueryResult<Vec<Counted>> {
+    let mut counts: Vec<Counted> = diesel::sql_query(
+        "SELECT facet, value, count FROM facet_counts \
+         WHERE facet IN ('total', 'kind', 'category') AND count > 0",
+    )
+    .load(conn)?;
+    counts.extend(
+        diesel::sql_query(
+            "SELECT facet, value, count FROM facet_counts WHERE facet = 'tag' AND count > 0 \
+             ORDER BY count DESC, value ASC LIMIT $1",
+        )
+        .bind::<BigInt, _>(top_tags)
+        .load::<Counted>(conn)?,
+    );
+    Ok(counts)
 }
 
 #[cfg(test)]
@@ -149,13 +623,79 @@ mod tests {
     }
 
     #[test]
-    fn queries_quote_terms() {
-        let t = vec!["kunden".to_owned(), "service".to_owned()];
-        assert_eq!(sqlite::fts5_query(&t, None), "\"kunden\"* AND \"service\"*");
+    fn tiers_run_from_all_fields_to_the_description_alone() {
+        let scores: Vec<i32> = tiers().iter().map(|(s, _)| *s).collect();
+        assert_eq!(scores, vec![7, 6, 5, 4, 3, 2, 1, 0]);
+        assert!(tiers()[7].1.is_empty());
+        assert_eq!(tiers()[2].1, vec![Field::Title, Field::Body]);
+    }
+
+    #[test]
+    fn attribute_tokens_are_single_words() {
+        for token in [
+            attr::status("pending_review"),
+            attr::industry("Hotel & Gastro"),
+            attr::region("Südtirol"),
+            attr::org("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+            attr::tag("käse-bio"),
+        ] {
+            assert!(
+                token
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{token}"
+            );
+            assert_eq!(fold(&token), token);
+        }
+    }
+
+    fn expr() -> Expr {
+        Expr {
+            all_of: vec![attr::visible(), attr::kind("offer")],
+            any_of: vec![],
+            terms: vec!["kunden".to_owned(), "ab".to_owned()],
+            in_fields: vec![],
+            not_in_fields: vec![],
+        }
+    }
+
+    #[test]
+    fn queries_quote_terms_and_prefix_only_long_ones() {
         assert_eq!(
-            sqlite::fts5_query(&t, Some("title")),
-            "{title} : (\"kunden\"* AND \"service\"*)"
+            sqlite::query(&expr()),
+            "({attrs} : (\"pub\" AND \"koffer\")) AND ({title tags body} : (\"kunden\"* AND \"ab\"))"
         );
-        assert_eq!(postgres::ts_query(&t), "kunden:* & service:*");
+        assert_eq!(
+            postgres::query(&expr()),
+            "'pub':D & 'koffer':D & 'kunden':*ABC & 'ab':ABC"
+        );
+    }
+
+    #[test]
+    fn a_tier_requires_its_fields_and_excludes_the_others() {
+        let tier = expr().tier(&[Field::Title, Field::Body]);
+        assert_eq!(
+            sqlite::query(&tier),
+            "(({attrs} : (\"pub\" AND \"koffer\")) AND ({title} : (\"kunden\"* AND \"ab\")) \
+             AND ({body} : (\"kunden\"* AND \"ab\"))) NOT ({tags} : (\"kunden\"* AND \"ab\"))"
+        );
+        assert_eq!(
+            postgres::query(&tier),
+            "'pub':D & 'koffer':D & ('kunden':*A & 'ab':A) & ('kunden':*C & 'ab':C) \
+             & !('kunden':*B & 'ab':B)"
+        );
+        let statuses = Expr {
+            any_of: vec![attr::status("draft"), attr::status("published")],
+            all_of: vec![attr::org("x")],
+            ..Expr::default()
+        };
+        assert_eq!(
+            sqlite::query(&statuses),
+            "({attrs} : (\"ox\")) AND ({attrs} : (\"sdraft\" OR \"spublished\"))"
+        );
+        assert_eq!(
+            postgres::query(&statuses),
+            "'ox':D & ('sdraft':D | 'spublished':D)"
+        );
     }
 }

@@ -1,62 +1,157 @@
-//! Full-text search on SQLite: an FTS5 table `listings_fts` (title, tags, body) kept in
-//! step with the folded search columns.
+//! Full-text search on SQLite: an FTS5 table `listings_fts` (title, tags, body, attrs)
+//! whose rowid is the document's `seq`. FTS5 walks its doclists in rowid order, so a query
+//! ordered by rowid with a limit stops after the page.
 
-use diesel::sql_types::Text;
-use diesel::{RunQueryDsl, SqliteConnection};
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryResult, RunQueryDsl, SqliteConnection};
 
-/// An FTS5 query: every term as a quoted prefix, optionally within one column.
-/// (FTS5 column filters use the column names of `listings_fts`: title, tags, body.)
-pub(super) fn fts5_query(terms: &[String], column: Option<&str>) -> String {
-    let all = terms
-        .iter()
-        .map(|t| format!("\"{t}\"*"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    match column {
-        Some(column) => format!("{{{column}}} : ({all})"),
-        None => all,
+use super::{is_prefix, Expr, Field, Hit};
+
+fn column(field: Field) -> &'static str {
+    match field {
+        Field::Title => "title",
+        Field::Tags => "tags",
+        Field::Body => "body",
     }
 }
 
-/// See [`super::matches`].
-pub(super) fn matches(terms: &[String]) -> String {
-    format!(
-        "listings.id IN (SELECT listing_id FROM listings_fts WHERE listings_fts MATCH '{}')",
-        fts5_query(terms, None)
-    )
+fn quoted(tokens: &[String], op: &str) -> String {
+    tokens
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(&format!(" {op} "))
 }
 
-/// `weight` when the field contains every term, else 0.
-pub(super) fn field_score(terms: &[String], column: &str, weight: i32) -> String {
-    format!(
-        "(CASE WHEN listings.id IN (SELECT listing_id FROM listings_fts WHERE listings_fts MATCH '{}') THEN {weight} ELSE 0 END)",
-        fts5_query(terms, Some(column))
-    )
+/// Every term within `columns` (quoted; long terms as prefixes).
+fn terms_in(terms: &[String], columns: &str) -> String {
+    let all = terms
+        .iter()
+        .map(|t| {
+            if is_prefix(t) {
+                format!("\"{t}\"*")
+            } else {
+                format!("\"{t}\"")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!("{{{columns}}} : ({all})")
 }
 
-/// Adds a listing to the FTS table.
-pub(super) fn index_new(
+/// The FTS5 query of an expression. Terms and tokens are letters and digits only (see
+/// [`super::fold`], [`super::attr`]), so quoting them is enough.
+pub(super) fn query(expr: &Expr) -> String {
+    let mut positive = Vec::new();
+    if !expr.all_of.is_empty() {
+        positive.push(format!("{{attrs}} : ({})", quoted(&expr.all_of, "AND")));
+    }
+    if !expr.any_of.is_empty() {
+        positive.push(format!("{{attrs}} : ({})", quoted(&expr.any_of, "OR")));
+    }
+    if !expr.terms.is_empty() {
+        if expr.in_fields.is_empty() {
+            positive.push(terms_in(&expr.terms, "title tags body"));
+        } else {
+            for field in &expr.in_fields {
+                positive.push(terms_in(&expr.terms, column(*field)));
+            }
+        }
+    }
+    let mut query = positive
+        .iter()
+        .map(|p| format!("({p})"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    if !expr.terms.is_empty() && !expr.not_in_fields.is_empty() {
+        query = format!("({query})");
+        for field in &expr.not_in_fields {
+            query.push_str(&format!(" NOT ({})", terms_in(&expr.terms, column(*field))));
+        }
+    }
+    query
+}
+
+/// See [`super::hits`].
+pub(super) fn hits(
     conn: &mut SqliteConnection,
-    listing_id: &str,
-    title: &str,
-    tags: &str,
-    body: &str,
-) -> diesel::QueryResult<()> {
+    query: &str,
+    before: i64,
+    limit: i64,
+) -> QueryResult<Vec<Hit>> {
     diesel::sql_query(
-        "INSERT INTO listings_fts (listing_id, title, tags, body) VALUES ($1, $2, $3, $4)",
+        "SELECT d.seq AS seq, d.listing_id AS listing_id, d.kind AS kind, \
+         d.category AS category, d.tags AS tags, d.expires_at AS expires_at \
+         FROM listings_fts JOIN search_docs AS d ON d.seq = listings_fts.rowid \
+         WHERE listings_fts MATCH $1 AND listings_fts.rowid < $2 \
+         ORDER BY listings_fts.rowid DESC LIMIT $3",
     )
-    .bind::<Text, _>(listing_id)
+    .bind::<Text, _>(query)
+    .bind::<BigInt, _>(before)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    oldest: Option<i64>,
+}
+
+/// See [`super::count`].
+pub(super) fn count(
+    conn: &mut SqliteConnection,
+    query: &str,
+    cap: i64,
+) -> QueryResult<(i64, Option<i64>)> {
+    let counted: Counted = diesel::sql_query(
+        "SELECT COUNT(*) AS n, MIN(r) AS oldest FROM (SELECT rowid AS r FROM listings_fts \
+         WHERE listings_fts MATCH $1 ORDER BY rowid DESC LIMIT $2)",
+    )
+    .bind::<Text, _>(query)
+    .bind::<BigInt, _>(cap)
+    .get_result(conn)?;
+    Ok((counted.n, counted.oldest))
+}
+
+/// Writes a document's full-text row (replacing the old one when `replace`).
+pub(super) fn write(
+    conn: &mut SqliteConnection,
+    seq: i64,
+    replace: bool,
+    [title, tags, body]: [&str; 3],
+    attrs: &str,
+) -> QueryResult<()> {
+    if replace {
+        remove(conn, seq)?;
+    }
+    diesel::sql_query(
+        "INSERT INTO listings_fts (rowid, title, tags, body, attrs) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind::<BigInt, _>(seq)
     .bind::<Text, _>(title)
     .bind::<Text, _>(tags)
     .bind::<Text, _>(body)
+    .bind::<Text, _>(attrs)
     .execute(conn)?;
     Ok(())
 }
 
-/// Removes a listing from the FTS table.
-pub(super) fn unindex(conn: &mut SqliteConnection, listing_id: &str) -> diesel::QueryResult<()> {
-    diesel::sql_query("DELETE FROM listings_fts WHERE listing_id = $1")
-        .bind::<Text, _>(listing_id)
+/// Rewrites a document's attribute tokens.
+pub(super) fn set_attrs(conn: &mut SqliteConnection, seq: i64, attrs: &str) -> QueryResult<()> {
+    diesel::sql_query("UPDATE listings_fts SET attrs = $1 WHERE rowid = $2")
+        .bind::<Text, _>(attrs)
+        .bind::<BigInt, _>(seq)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes a document's full-text row.
+pub(super) fn remove(conn: &mut SqliteConnection, seq: i64) -> QueryResult<()> {
+    diesel::sql_query("DELETE FROM listings_fts WHERE rowid = $1")
+        .bind::<BigInt, _>(seq)
         .execute(conn)?;
     Ok(())
 }

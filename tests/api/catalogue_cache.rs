@@ -566,6 +566,9 @@ async fn a_listing_leaves_cached_searches_when_it_expires_without_any_write(back
     app.sql(&format!(
         "UPDATE listings SET category = 'expertise' WHERE id = '{kasse}'"
     ));
+    app.sql(&format!(
+        "UPDATE search_docs SET category = 'expertise' WHERE listing_id = '{kasse}'"
+    ));
     let cached = search(app, None, QUERY).await;
     assert_eq!(item(&cached, &kasse)["category"], "expertise");
     assert_eq!(
@@ -886,6 +889,9 @@ async fn searches_of_an_organisations_own_drafts_are_never_cached(backend: Backe
         ));
         app.sql(&format!(
             "UPDATE listing_tags SET kind = 'need' WHERE listing_id = '{id}'"
+        ));
+        app.sql(&format!(
+            "UPDATE search_docs SET kind = 'need' WHERE listing_id = '{id}'"
         ));
     }
     let changed = search(app, owner, &drafts).await;

@@ -490,7 +490,8 @@ impl TestApp {
     }
 
     /// Suspends an organisation directly in the database (bypassing the moderation API),
-    /// bumping the catalogue version with the application's own function.
+    /// taking its listings out of search and bumping the catalogue version with the
+    /// application's own functions.
     pub fn suspend_org_in_db(&self, org_id: &str) {
         let mut conn = self.pool.get().expect("connection");
         diesel::Connection::transaction::<_, diesel::result::Error, _>(&mut *conn, |conn| {
@@ -500,6 +501,7 @@ impl TestApp {
                 )),
                 conn,
             )?;
+            mutua::search::org_status_changed(conn, org_id, false, mutua::models::now())?;
             mutua::models::catalogue_state::changed(conn)
         })
         .expect("suspension stored");

@@ -37,15 +37,37 @@ impl SearchText {
             search_body: search::fold(&l.description),
         }
     }
+}
 
-    fn index(&self, conn: &mut DbConnection, id: &str, replace: bool) -> QueryResult<()> {
-        let (title, tags, body) = (&self.search_title, &self.search_tags, &self.search_body);
-        if replace {
-            search::index(conn, id, title, tags, body)
-        } else {
-            search::index_new(conn, id, title, tags, body)
-        }
-    }
+/// Writes a listing's search document (see [`search`]) as of now.
+fn index(
+    conn: &mut DbConnection,
+    l: &Listing,
+    text: &SearchText,
+    changes: &mut search::FacetChanges,
+) -> QueryResult<()> {
+    use crate::db::schema::orgs;
+    let org_status: String = crate::native!(conn, |c| orgs::table
+        .find(&l.org_id)
+        .select(diesel::dsl::sql::<diesel::sql_types::Text>("status"))
+        .first(c))?;
+    let doc = search::Doc {
+        listing_id: &l.id,
+        org_id: &l.org_id,
+        status: l.status.as_str(),
+        kind: l.kind.as_str(),
+        category: l.category.as_str(),
+        industry: &l.industry,
+        region: l.region.as_deref(),
+        trial: l.trial_available,
+        tags: &l.tags,
+        expires_at: l.expires_at,
+        org_active: org_status != "suspended",
+        title_words: &text.search_title,
+        tag_words: &text.search_tags,
+        body_words: &text.search_body,
+    };
+    search::index(conn, &doc, crate::models::now(), changes)
 }
 
 /// Brings a listing's derived data from its state `before` a change to its state `after`
@@ -55,18 +77,23 @@ pub fn listing_changed(
     before: Option<&Listing>,
     after: Option<&Listing>,
 ) -> QueryResult<()> {
+    let mut facets = search::FacetChanges::default();
     match (before, after) {
         (None, None) => return Ok(()),
-        (_, Some(l)) if before.is_none_or(|b| indexed_text(b) != indexed_text(l)) => {
+        (_, Some(l)) => {
             let text = SearchText::of(l);
-            diesel::update(listings::table.find(&l.id))
-                .set(&text)
-                .execute(conn)?;
-            text.index(conn, &l.id, before.is_some())?;
+            if before.is_none_or(|b| indexed_text(b) != indexed_text(l)) {
+                diesel::update(listings::table.find(&l.id))
+                    .set(&text)
+                    .execute(conn)?;
+            }
+            if before.is_none_or(|b| document_fields(b) != document_fields(l)) {
+                index(conn, l, &text, &mut facets)?;
+            }
         }
-        (Some(l), None) => search::unindex(conn, &l.id)?,
-        _ => {}
+        (Some(l), None) => search::unindex(conn, &l.id, &mut facets)?,
     }
+    facets.write(conn)?;
     let mut counts = PublishedCounts::default();
     sync_postings(conn, before, after, &mut counts)?;
     counts.write(conn)?;
@@ -85,17 +112,64 @@ pub fn listings_added(
         return Ok(());
     }
     let mut counts = PublishedCounts::default();
+    let mut facets = search::FacetChanges::default();
     for (listing, text) in added {
-        text.index(conn, &listing.id, false)?;
+        index(conn, listing, text, &mut facets)?;
         sync_postings(conn, None, Some(listing), &mut counts)?;
     }
+    facets.write(conn)?;
     counts.write(conn)?;
     catalogue_state::changed(conn)
 }
 
-/// What the full-text index holds of a listing.
+/// Writes the search document of every listing that has none (after the migration that
+/// introduced them, or after a crash of a bulk load), in one transaction per 1,000.
+/// Answers how many were written.
+pub fn index_missing(conn: &mut DbConnection) -> QueryResult<usize> {
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Missing {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    let mut written = 0;
+    loop {
+        let missing: Vec<Missing> = diesel::sql_query(
+            "SELECT id FROM listings WHERE id NOT IN (SELECT listing_id FROM search_docs) \
+             ORDER BY id LIMIT 1000",
+        )
+        .load(conn)?;
+        if missing.is_empty() {
+            return Ok(written);
+        }
+        crate::db::write_transaction(conn, |conn| {
+            let ids: Vec<&str> = missing.iter().map(|m| m.id.as_str()).collect();
+            let found = Listing::find_many(conn, &ids)?;
+            let mut facets = search::FacetChanges::default();
+            for id in &ids {
+                if let Some(l) = found.get(*id) {
+                    index(conn, l, &SearchText::of(l), &mut facets)?;
+                }
+            }
+            facets.write(conn)?;
+            catalogue_state::changed(conn)
+        })?;
+        written += missing.len();
+    }
+}
+
+/// What the folded search columns hold of a listing.
 fn indexed_text(l: &Listing) -> (&str, &str, &str) {
     (&l.title, &l.tags, &l.description)
+}
+
+/// What a listing's search document holds of it.
+fn document_fields(l: &Listing) -> impl PartialEq + '_ {
+    (
+        indexed_text(l),
+        (l.status, l.kind, l.category, &l.industry, &l.region),
+        (&l.org_id, l.trial_available, l.expires_at),
+    )
 }
 
 /// Changes of the published-listing counts per tag (`tag_stats`); the empty tag counts the
