@@ -121,6 +121,25 @@ struct Config {
         global = true
     )]
     search_cache_size: usize,
+    /// Catalogue facet counts are exact up to this many matches; larger results are
+    /// counted over their newest this many and flagged as estimates.
+    #[arg(
+        long,
+        env = "MUTUA_SEARCH_FACET_SAMPLE",
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(i64).range(1..),
+        global = true
+    )]
+    search_facet_sample: i64,
+    /// Catalogue totals are exact up to this many matches and extrapolated beyond.
+    #[arg(
+        long,
+        env = "MUTUA_SEARCH_EXACT_TOTAL",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(i64).range(1..),
+        global = true
+    )]
+    search_exact_total: i64,
     /// Seconds a request waits for a database connection.
     #[arg(
         long,
@@ -278,6 +297,10 @@ impl Config {
         s.bind = self.bind.clone();
         s.db_pool_size = self.db_pool_size;
         s.search_cache_size = self.search_cache_size;
+        s.search_bounds = settings::SearchBounds {
+            facet_sample: self.search_facet_sample,
+            exact_total: self.search_exact_total.max(self.search_facet_sample),
+        };
         s.db_timeout = Duration::from_secs(self.db_timeout_secs.max(1));
         s.body_limit = self.body_limit;
         s.cors_origins = self

@@ -48,6 +48,25 @@ impl Default for RateLimits {
     }
 }
 
+/// How far catalogue searches count exactly (`docs/API-DESIGN.md`, "Catalogue search").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SearchBounds {
+    /// Facet counts are exact for results of at most this many listings; larger results
+    /// are counted over their newest this many and scaled.
+    pub facet_sample: i64,
+    /// `total` is exact up to this many listings and extrapolated beyond.
+    pub exact_total: i64,
+}
+
+impl Default for SearchBounds {
+    fn default() -> Self {
+        SearchBounds {
+            facet_sample: 1_000,
+            exact_total: 10_000,
+        }
+    }
+}
+
 /// The no-pressure limits on proposals between two organisations.
 #[derive(Debug, Clone)]
 pub struct ProposalLimits {
@@ -87,6 +106,8 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// Public catalogue searches kept in memory (0: no cache).
     pub search_cache_size: usize,
+    /// How far searches count exactly.
+    pub search_bounds: SearchBounds,
     /// How long a request waits for a pooled connection.
     pub db_timeout: Duration,
     /// Largest accepted request body in bytes.
@@ -135,6 +156,7 @@ impl Settings {
             jwt_secret,
             db_pool_size: 8,
             search_cache_size: 2048,
+            search_bounds: SearchBounds::default(),
             db_timeout: Duration::from_secs(5),
             body_limit: 64 * 1024,
             cors_origins: Vec::new(),

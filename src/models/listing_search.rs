@@ -2,8 +2,8 @@
 //! search expression (`search::Expr`) answered inside the full-text index; pages are read
 //! newest first or tier by tier for relevance, stopping once the page is full; facet counts
 //! come from the maintained counts of the whole public catalogue when nothing narrows it,
-//! and otherwise from the result itself — exactly up to [`FACET_SAMPLE`] matches, beyond
-//! that from its newest [`FACET_SAMPLE`] matches, scaled to the total, and said so.
+//! and otherwise from the result itself — exactly up to `SearchBounds::facet_sample`
+//! matches, beyond that from its newest that many, scaled to the total, and said so.
 
 use std::collections::BTreeMap;
 
@@ -15,13 +15,7 @@ use utoipa::ToSchema;
 use super::listing::Listing;
 use crate::db::DbConnection;
 use crate::search::{self, attr, Expr, Hit};
-
-/// Facet counts are exact for results of at most this many listings; larger results are
-/// counted over their newest this many.
-pub const FACET_SAMPLE: i64 = 1_000;
-
-/// `total` is exact up to this many listings and extrapolated beyond.
-pub const EXACT_TOTAL: i64 = 10_000;
+use crate::settings::SearchBounds;
 
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
@@ -50,6 +44,8 @@ pub struct CatalogueQuery {
     /// not suspended.
     pub public_only: bool,
     pub now: Option<NaiveDateTime>,
+    /// How far the counts are exact.
+    pub bounds: SearchBounds,
 }
 
 impl CatalogueQuery {
@@ -112,12 +108,13 @@ pub struct FacetCount {
 pub struct Facets {
     /// How many listings the search finds.
     pub total: i64,
-    /// `true` when `total` is extrapolated: results of more than 10,000 listings are
-    /// counted to 10,000 and the rest estimated from how far back in the catalogue those
-    /// reach.
+    /// `true` when `total` is extrapolated: results of more than 10,000 listings (by
+    /// default) are counted to 10,000 and the rest estimated from how far back in the
+    /// catalogue those reach.
     pub total_is_estimate: bool,
     /// `true` when the per-value counts below are estimates: for results of more than
-    /// 1,000 listings they are counted over the newest 1,000 and scaled to `total`. The
+    /// 1,000 listings (by default) they are counted over the newest 1,000 and scaled to
+    /// `total`. The
     /// counts of the whole public catalogue (no `q`, no filter) are always exact.
     pub counts_are_estimates: bool,
     pub kind: Vec<FacetCount>,
@@ -200,20 +197,24 @@ pub fn facets(
         return Ok((catalogue_facets(conn)?, None));
     }
     let expr = query.expr();
-    let mut sample = fetch(conn, query, &expr, None, FACET_SAMPLE + 1)?;
+    let SearchBounds {
+        facet_sample,
+        exact_total,
+    } = query.bounds;
+    let mut sample = fetch(conn, query, &expr, None, facet_sample + 1)?;
     let next_expiry = sample.iter().filter_map(|h| h.expires_at).min();
-    if sample.len() as i64 <= FACET_SAMPLE {
+    if sample.len() as i64 <= facet_sample {
         let total = sample.len() as i64;
         return Ok((tally(&sample, total, false, false), next_expiry));
     }
-    sample.truncate(FACET_SAMPLE as usize);
-    let (counted, oldest) = search::count(conn, &expr, EXACT_TOTAL + 1)?;
-    let (total, estimated) = match (counted > EXACT_TOTAL, oldest, search::seq_range(conn)?) {
+    sample.truncate(facet_sample as usize);
+    let (counted, oldest) = search::count(conn, &expr, exact_total + 1)?;
+    let (total, estimated) = match (counted > exact_total, oldest, search::seq_range(conn)?) {
         (true, Some(oldest), Some((low, high))) => {
             let span = (high - low + 1) as f64 / (high - oldest + 1).max(1) as f64;
-            ((EXACT_TOTAL as f64 * span).round() as i64, true)
+            ((exact_total as f64 * span).round() as i64, true)
         }
-        _ => (counted.max(FACET_SAMPLE), false),
+        _ => (counted.max(facet_sample), false),
     };
     Ok((tally(&sample, total, estimated, true), next_expiry))
 }

@@ -208,6 +208,7 @@ async fn search_listings(
     let after = after_for(&request.after, sort)?;
     let limit = request.limit;
     let cache = state.catalogue_cache.clone();
+    query.bounds = state.settings.search_bounds;
     let (rows, facets, insider) = db::run(&state.pool, move |conn| {
         let insider = private_access(conn, caller.0.as_ref(), &mut query)?;
         let (rows, facets) = search(conn, &cache, query, sort, after, limit)?;

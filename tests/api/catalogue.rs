@@ -88,7 +88,7 @@ async fn pending(app: &TestApp, owner: &TestUser, org_id: &str, body: Value) -> 
 }
 
 /// Creates, submits and approves a listing; returns its id.
-async fn publish_with(
+pub(crate) async fn publish_with(
     app: &TestApp,
     owner: &TestUser,
     moderator: &TestUser,

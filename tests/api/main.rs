@@ -26,6 +26,7 @@ mod postings;
 mod pressure;
 mod proposals_rules;
 mod schema_parity;
+mod search_bounds;
 mod seeding;
 mod smoke;
 mod transparency;

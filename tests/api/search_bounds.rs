@@ -1,0 +1,281 @@
+//! The bounded cost of catalogue searches (`docs/API-DESIGN.md`, "Catalogue search"):
+//! facet counts of the whole public catalogue are exact and follow every change (writes,
+//! suspensions, expiry with no write at all); counts of larger results are exact up to the
+//! configured bounds and flagged as estimates beyond; short terms match whole words only;
+//! relevance pages over a large result list every listing once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::backends;
+use crate::catalogue::{listing, market, publish_with, search, Market};
+use crate::helpers::{Backend, TestApp};
+
+/// Small bounds, so a few hundred seeded listings exceed them.
+const SAMPLE: i64 = 20;
+const EXACT: i64 = 100;
+
+/// A marketplace with bounds of 20 / 100 and 40 seeded organisations of 10 listings each.
+async fn seeded(backend: Backend) -> Market {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.search_bounds.facet_sample = SAMPLE;
+        s.search_bounds.exact_total = EXACT;
+        s.search_cache_size = 0;
+    })
+    .await;
+    let owner = app.user("inhaberin@gasthof-sonne.example").await;
+    let org = app.org(&owner, "Gasthof Sonne").await;
+    let moderator = app.user("moderation@mutua.example").await;
+    app.sql(&format!(
+        "UPDATE users SET platform_role = 'moderator' WHERE id = '{}'",
+        moderator.id
+    ));
+    let m = Market {
+        app,
+        owner,
+        moderator,
+        org,
+    };
+    let plan = mutua::seed::SeedPlan {
+        orgs: 40,
+        listings_per_org: 10,
+        seed: 7,
+        log_leaves: 0,
+    };
+    let out = m.app.data_dir.join("seed-logins.csv");
+    let mut conn = m.app.pool.get().expect("connection");
+    mutua::seed::run(&mut conn, &plan, &out).expect("seeded");
+    m
+}
+
+/// The public listings matching `filter` (SQL over `listings l`), counted in the database.
+fn truth(app: &TestApp, filter: &str) -> i64 {
+    app.count(&format!(
+        "SELECT COUNT(*) AS n FROM listings l JOIN orgs o ON o.id = l.org_id \
+         WHERE l.status = 'published' AND o.status <> 'suspended' \
+         AND (l.expires_at IS NULL OR l.expires_at > CURRENT_TIMESTAMP) AND ({filter})"
+    ))
+}
+
+fn counts(facet: &Value) -> BTreeMap<String, i64> {
+    facet
+        .as_array()
+        .expect("a facet list")
+        .iter()
+        .map(|c| {
+            (
+                c["value"].as_str().expect("value").to_owned(),
+                c["count"].as_i64().expect("count"),
+            )
+        })
+        .collect()
+}
+
+async fn whole_catalogue_counts_are_exact_and_follow_every_change(backend: Backend) {
+    let m = seeded(backend).await;
+    let app = &m.app;
+    let check = |label: &'static str| async move {
+        let page = search(app, None, "limit=5").await;
+        let facets = &page.body["facets"];
+        assert_eq!(facets["total"], truth(app, "1 = 1"), "{label}: total");
+        assert_eq!(facets["total_is_estimate"], false, "{label}");
+        assert_eq!(facets["counts_are_estimates"], false, "{label}");
+        for kind in ["offer", "need"] {
+            assert_eq!(
+                counts(&facets["kind"]).get(kind).copied().unwrap_or(0),
+                truth(app, &format!("l.kind = '{kind}'")),
+                "{label}: kind {kind}"
+            );
+        }
+        for (tag, count) in counts(&facets["tags"]) {
+            let carrying = truth(
+                app,
+                &format!("l.id IN (SELECT listing_id FROM listing_tags WHERE tag = '{tag}')"),
+            );
+            assert_eq!(count, carrying, "{label}: tag {tag}");
+        }
+        facets["total"].as_i64().expect("total")
+    };
+    let seeded_total = check("seeded").await;
+    assert!(seeded_total > EXACT, "the catalogue exceeds the bounds");
+
+    // A suspension takes the organisation's listings out of the counts; reinstating it
+    // brings them back.
+    let org: String = {
+        let page = search(app, None, "limit=1").await;
+        page.body["items"][0]["org_id"].as_str().expect("org").to_owned()
+    };
+    let of_org = truth(app, &format!("l.org_id = '{org}'"));
+    assert!(of_org > 0);
+    for action in ["suspend", "unsuspend"] {
+        app.post(
+            &format!("/api/v1/moderation/orgs/{org}/{action}"),
+            Some(&m.moderator.access),
+            json!({ "reason": "Prüfung eines Berichts" }),
+        )
+        .await
+        .expect(200);
+        let total = check(action).await;
+        let expected = if action == "suspend" {
+            seeded_total - of_org
+        } else {
+            seeded_total
+        };
+        assert_eq!(total, expected, "after {action}");
+    }
+
+    // A listing whose expiry passes leaves the counts at the next search, with no write.
+    let expires = Utc::now() + chrono::Duration::seconds(2);
+    let mut body = listing(
+        "offer",
+        "resource",
+        "Seminarraum für einen Nachmittag",
+        "Unser Seminarraum steht Partnern unverbindlich zur Verfügung.",
+        &["seminarraum"],
+    );
+    body["expires_at"] = json!(expires.to_rfc3339_opts(SecondsFormat::Millis, true));
+    publish_with(app, &m.owner, &m.moderator, &m.org, body).await;
+    assert_eq!(check("published").await, seeded_total + 1);
+    let version = app.count("SELECT version AS n FROM catalogue_state");
+    let wait = (expires - Utc::now()).to_std().unwrap_or_default();
+    // Past the second of the expiry, so the SQL truth (`CURRENT_TIMESTAMP` has whole
+    // seconds on SQLite) agrees.
+    actix_web::rt::time::sleep(wait + std::time::Duration::from_millis(1_300)).await;
+    assert_eq!(check("expired").await, seeded_total);
+    assert!(
+        app.count("SELECT version AS n FROM catalogue_state") > version,
+        "the sweep bumps the catalogue version, so cached searches elsewhere follow"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM search_docs WHERE visible = TRUE"),
+        seeded_total,
+        "the expired listing's document is no longer visible"
+    );
+}
+
+async fn larger_results_are_exact_up_to_the_bounds_and_flagged_beyond(backend: Backend) {
+    let m = seeded(backend).await;
+    let app = &m.app;
+    let any_org: String = {
+        let page = search(app, None, "limit=1").await;
+        page.body["items"][0]["org_id"].as_str().expect("org").to_owned()
+    };
+    let cases = [
+        (format!("org_id={any_org}"), format!("l.org_id = '{any_org}'")),
+        ("region=Tirol".to_owned(), "l.region = 'Tirol'".to_owned()),
+        (
+            "region=Tirol&kind=need".to_owned(),
+            "l.region = 'Tirol' AND l.kind = 'need'".to_owned(),
+        ),
+        ("kind=offer".to_owned(), "l.kind = 'offer'".to_owned()),
+        ("trial=false".to_owned(), "l.trial_available = FALSE".to_owned()),
+    ];
+    let mut seen = BTreeSet::new();
+    for (query, filter) in cases {
+        let expected = truth(app, &filter);
+        let facets = search(app, None, &query).await.body["facets"].clone();
+        let total = facets["total"].as_i64().expect("total");
+        let band = if expected <= SAMPLE {
+            assert_eq!(total, expected, "{query}: exact");
+            assert_eq!(facets["counts_are_estimates"], false, "{query}");
+            let kinds: i64 = counts(&facets["kind"]).values().sum();
+            assert_eq!(kinds, expected, "{query}: exact kind counts");
+            "exact"
+        } else if expected <= EXACT {
+            assert_eq!(total, expected, "{query}: exact total");
+            assert_eq!(facets["counts_are_estimates"], true, "{query}");
+            "counts estimated"
+        } else {
+            assert!(
+                (total - expected).abs() * 2 <= expected,
+                "{query}: estimate {total} is within half of {expected}"
+            );
+            assert_eq!(facets["counts_are_estimates"], true, "{query}");
+            "total estimated"
+        };
+        assert_eq!(
+            facets["total_is_estimate"],
+            expected > EXACT,
+            "{query}: total_is_estimate"
+        );
+        seen.insert(band);
+    }
+    assert_eq!(
+        seen.len(),
+        3,
+        "the seeded data reaches every band: {seen:?}"
+    );
+}
+
+async fn relevance_pages_over_a_large_result_list_every_listing_once(backend: Backend) {
+    let m = seeded(backend).await;
+    let app = &m.app;
+    let word = "schulung";
+    // A word or word prefix of the folded text.
+    let expected = truth(
+        app,
+        &format!(
+            "(' ' || l.search_title || ' ' || l.search_tags || ' ' || l.search_body) \
+             LIKE '% {word}%'"
+        ),
+    );
+    assert!(expected > SAMPLE, "a result larger than the sample: {expected}");
+    let mut ids = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("q={word}&limit=7&cursor={c}"),
+            None => format!("q={word}&limit=7"),
+        };
+        let page = search(app, None, &query).await;
+        for item in page.body["items"].as_array().expect("items") {
+            let id = item["id"].as_str().expect("id").to_owned();
+            assert!(ids.insert(id), "each listing once");
+        }
+        pages += 1;
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 100, "the pages end");
+    }
+    assert_eq!(ids.len() as i64, expected, "every matching listing");
+}
+
+async fn short_terms_match_whole_words_only(backend: Backend) {
+    let m = market(backend).await;
+    let app = &m.app;
+    publish_with(
+        app,
+        &m.owner,
+        &m.moderator,
+        &m.org,
+        listing(
+            "offer",
+            "expertise",
+            "Kaffeeröstung für Partner",
+            "Röstkurse ab sofort, auch als Probemonat.",
+            &["kaffee"],
+        ),
+    )
+    .await;
+    let found = |q: &'static str| async move {
+        search(app, None, &format!("q={q}")).await.body["facets"]["total"]
+            .as_i64()
+            .expect("total")
+    };
+    assert_eq!(found("kaf").await, 1, "three letters match as a prefix");
+    assert_eq!(found("ka").await, 0, "two letters do not");
+    assert_eq!(found("ab").await, 1, "but they match a whole word");
+    assert_eq!(found("k").await, 0, "one letter matches no prefix");
+}
+
+backends!(
+    whole_catalogue_counts_are_exact_and_follow_every_change,
+    larger_results_are_exact_up_to_the_bounds_and_flagged_beyond,
+    relevance_pages_over_a_large_result_list_every_listing_once,
+    short_terms_match_whole_words_only,
+);
