@@ -49,8 +49,19 @@ pub struct CatalogueQuery {
 }
 
 impl CatalogueQuery {
-    /// The search expression of the query.
-    fn expr(&self) -> Expr {
+    /// The search expression of the query (its terms expanded, see `search::expand`).
+    fn expr(&self, conn: &mut DbConnection) -> QueryResult<Expr> {
+        let (all_of, any_of) = self.attrs();
+        Ok(Expr {
+            all_of,
+            any_of,
+            terms: search::expand(conn, &self.terms)?,
+            ..Expr::default()
+        })
+    }
+
+    /// The attribute tokens the query requires: all of the first, one of the second.
+    fn attrs(&self) -> (Vec<String>, Vec<String>) {
         let mut all_of = Vec::new();
         let mut any_of = Vec::new();
         if self.public_only {
@@ -65,12 +76,7 @@ impl CatalogueQuery {
         all_of.extend(self.org_id.as_deref().map(attr::org));
         all_of.extend(self.trial.map(attr::trial));
         all_of.extend(self.tags.iter().map(|t| attr::tag(t)));
-        Expr {
-            all_of,
-            any_of,
-            terms: self.terms.clone(),
-            ..Expr::default()
-        }
+        (all_of, any_of)
     }
 
     /// Whether the query asks for the whole public catalogue.
@@ -160,7 +166,7 @@ pub fn page(
     after: Option<Position>,
     limit: i64,
 ) -> QueryResult<Vec<(Listing, Position)>> {
-    let expr = query.expr();
+    let expr = query.expr(conn)?;
     let mut found: Vec<(Hit, i32)> = Vec::new();
     if relevance && !query.terms.is_empty() {
         for (score, fields) in search::tiers() {
@@ -196,7 +202,7 @@ pub fn facets(
     if query.whole_catalogue() {
         return Ok((catalogue_facets(conn)?, None));
     }
-    let expr = query.expr();
+    let expr = query.expr(conn)?;
     let SearchBounds {
         facet_sample,
         exact_total,
@@ -362,12 +368,12 @@ mod tests {
             public_only: true,
             ..Default::default()
         };
-        let expr = query.expr();
+        let (all_of, any_of) = query.attrs();
         assert_eq!(
-            expr.all_of,
+            all_of,
             vec![attr::visible(), attr::kind("offer"), attr::tag("bio")]
         );
-        assert!(expr.any_of.is_empty());
+        assert!(any_of.is_empty());
         assert!(!query.whole_catalogue());
         let insider = CatalogueQuery {
             statuses: vec!["draft".into(), "published".into()],
@@ -375,7 +381,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            insider.expr().any_of,
+            insider.attrs().1,
             vec![attr::status("draft"), attr::status("published")]
         );
     }

@@ -140,6 +140,72 @@ pub mod attr {
     }
 }
 
+/// A query term as the engines search it: one of these words exactly (the term itself, or
+/// every indexed word it is a prefix of), or, when a prefix stands for more than
+/// [`MAX_EXPANSION`] words, the prefix itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    Words(Vec<String>),
+    Prefix(String),
+}
+
+/// The most words a prefix is expanded into.
+pub const MAX_EXPANSION: usize = 64;
+
+/// Expands query terms (see [`Term`]) from `search_terms`, one index range per term.
+/// Both engines stream a few exact words in order; a prefix they first merge in full.
+pub fn expand(conn: &mut DbConnection, terms: &[String]) -> QueryResult<Vec<Term>> {
+    #[derive(QueryableByName)]
+    struct Word {
+        #[diesel(sql_type = Text)]
+        term: String,
+    }
+    let mut out = Vec::with_capacity(terms.len());
+    for term in terms {
+        if !is_prefix(term) {
+            out.push(Term::Words(vec![term.clone()]));
+            continue;
+        }
+        let words: Vec<Word> = diesel::sql_query(
+            "SELECT term FROM search_terms WHERE term >= $1 AND term < $2 ORDER BY term LIMIT $3",
+        )
+        .bind::<Text, _>(term)
+        .bind::<Text, _>(format!("{term}{}", char::MAX))
+        .bind::<BigInt, _>(MAX_EXPANSION as i64 + 1)
+        .load(conn)?;
+        out.push(if words.len() > MAX_EXPANSION {
+            Term::Prefix(term.clone())
+        } else {
+            Term::Words(words.into_iter().map(|w| w.term).collect())
+        });
+    }
+    Ok(out)
+}
+
+/// Records the words of an indexed text in `search_terms`, a statement per 200 words.
+fn record_words(conn: &mut DbConnection, texts: [&str; 3]) -> QueryResult<()> {
+    let mut words: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| t.split(' '))
+        .filter(|w| w.chars().count() >= MIN_PREFIX)
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    for chunk in words.chunks(200) {
+        let rows: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
+        let mut statement = diesel::sql_query(format!(
+            "INSERT INTO search_terms (term) VALUES {} ON CONFLICT (term) DO NOTHING",
+            rows.join(", ")
+        ))
+        .into_boxed::<MultiBackend>();
+        for word in chunk {
+            statement = statement.bind::<Text, _>(*word);
+        }
+        statement.execute(conn)?;
+    }
+    Ok(())
+}
+
 /// What a search asks of a document: every attribute in `all_of`, one of `any_of` (if
 /// any), every term (in any field, or in each of `in_fields`), and not every term in any
 /// of `not_in_fields`.
@@ -147,12 +213,19 @@ pub mod attr {
 pub struct Expr {
     pub all_of: Vec<String>,
     pub any_of: Vec<String>,
-    pub terms: Vec<String>,
+    pub terms: Vec<Term>,
     pub in_fields: Vec<Field>,
     pub not_in_fields: Vec<Field>,
 }
 
 impl Expr {
+    /// Whether nothing can match: a term stands for no indexed word.
+    pub fn impossible(&self) -> bool {
+        self.terms
+            .iter()
+            .any(|t| matches!(t, Term::Words(words) if words.is_empty()))
+    }
+
     /// The same search restricted to documents whose fields holding every term are
     /// exactly `fields` (one relevance tier).
     pub fn tier(&self, fields: &[Field]) -> Expr {
@@ -210,6 +283,9 @@ pub fn hits(
     limit: i64,
 ) -> QueryResult<Vec<Hit>> {
     let before = before.unwrap_or(i64::MAX);
+    if expr.impossible() {
+        return Ok(Vec::new());
+    }
     match conn {
         DbConnection::Sqlite(c) => sqlite::hits(c, &sqlite::query(expr), before, limit),
         DbConnection::Pg(c) => postgres::hits(c, &postgres::query(expr), before, limit),
@@ -219,6 +295,9 @@ pub fn hits(
 /// How many documents match `expr`, counting at most `cap`, and the `seq` of the oldest
 /// one counted (to extrapolate from when the count reached `cap`).
 pub fn count(conn: &mut DbConnection, expr: &Expr, cap: i64) -> QueryResult<(i64, Option<i64>)> {
+    if expr.impossible() {
+        return Ok((0, None));
+    }
     match conn {
         DbConnection::Sqlite(c) => sqlite::count(c, &sqlite::query(expr), cap),
         DbConnection::Pg(c) => postgres::count(c, &postgres::query(expr), cap),
@@ -236,7 +315,12 @@ struct SeqRange {
 /// The lowest and highest `seq` of all documents.
 pub fn seq_range(conn: &mut DbConnection) -> QueryResult<Option<(i64, i64)>> {
     let range: SeqRange =
-        diesel::sql_query("SELECT MIN(seq) AS low, MAX(seq) AS high FROM search_docs")
+        // Two subqueries: SQLite reads one end of the index for a lone MIN or MAX, but
+        // scans the table for both in one SELECT.
+        diesel::sql_query(
+            "SELECT (SELECT MIN(seq) FROM search_docs) AS low, \
+             (SELECT MAX(seq) FROM search_docs) AS high",
+        )
             .get_result(conn)?;
     Ok(range.low.zip(range.high))
 }
@@ -456,6 +540,7 @@ pub fn index(
         .bind::<Text, _>(doc.listing_id)
         .get_result(conn)?;
     let words = [doc.title_words, doc.tag_words, doc.body_words];
+    record_words(conn, words)?;
     match conn {
         DbConnection::Sqlite(c) => sqlite::write(c, seq, old.is_some(), words, &attrs)?,
         DbConnection::Pg(c) => postgres::write(c, seq, words, &attrs)?,
@@ -653,7 +738,10 @@ mod tests {
         Expr {
             all_of: vec![attr::visible(), attr::kind("offer")],
             any_of: vec![],
-            terms: vec!["kunden".to_owned(), "ab".to_owned()],
+            terms: vec![
+                Term::Prefix("kunden".to_owned()),
+                Term::Words(vec!["ab".to_owned()]),
+            ],
             in_fields: vec![],
             not_in_fields: vec![],
         }
@@ -669,6 +757,23 @@ mod tests {
             postgres::query(&expr()),
             "'pub':D & 'koffer':D & 'kunden':*ABC & 'ab':ABC"
         );
+        let expanded = Expr {
+            terms: vec![Term::Words(vec!["kunden".into(), "kundenservice".into()])],
+            ..expr()
+        };
+        assert_eq!(
+            sqlite::query(&expanded),
+            "({attrs} : (\"pub\" AND \"koffer\")) AND ({title tags body} : ((\"kunden\" OR \"kundenservice\")))"
+        );
+        assert_eq!(
+            postgres::query(&expanded),
+            "'pub':D & 'koffer':D & ('kunden':ABC | 'kundenservice':ABC)"
+        );
+        let nothing = Expr {
+            terms: vec![Term::Words(vec![])],
+            ..expr()
+        };
+        assert!(nothing.impossible() && !expanded.impossible());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use diesel::sql_types::{BigInt, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
-use super::{is_prefix, Expr, Field, Hit};
+use super::{Expr, Field, Hit, Term};
 
 fn weight(field: Field) -> &'static str {
     match field {
@@ -16,13 +16,17 @@ fn weight(field: Field) -> &'static str {
     }
 }
 
-/// Every term with the given weights (long terms as prefixes).
-fn terms_in(terms: &[String], weights: &str) -> Vec<String> {
+/// Every term with the given weights (a word, one of several words, or a prefix).
+fn terms_in(terms: &[Term], weights: &str) -> Vec<String> {
     terms
         .iter()
-        .map(|t| {
-            let prefix = if is_prefix(t) { "*" } else { "" };
-            format!("'{t}':{prefix}{weights}")
+        .map(|t| match t {
+            Term::Words(words) if words.len() == 1 => format!("'{}':{weights}", words[0]),
+            Term::Words(words) => {
+                let any: Vec<String> = words.iter().map(|w| format!("'{w}':{weights}")).collect();
+                format!("({})", any.join(" | "))
+            }
+            Term::Prefix(prefix) => format!("'{prefix}':*{weights}"),
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryResult, RunQueryDsl, SqliteConnection};
 
-use super::{is_prefix, Expr, Field, Hit};
+use super::{Expr, Field, Hit, Term};
 
 fn column(field: Field) -> &'static str {
     match field {
@@ -23,16 +23,14 @@ fn quoted(tokens: &[String], op: &str) -> String {
         .join(&format!(" {op} "))
 }
 
-/// Every term within `columns` (quoted; long terms as prefixes).
-fn terms_in(terms: &[String], columns: &str) -> String {
+/// Every term within `columns` (quoted: a word, one of several words, or a prefix).
+fn terms_in(terms: &[Term], columns: &str) -> String {
     let all = terms
         .iter()
-        .map(|t| {
-            if is_prefix(t) {
-                format!("\"{t}\"*")
-            } else {
-                format!("\"{t}\"")
-            }
+        .map(|t| match t {
+            Term::Words(words) if words.len() == 1 => format!("\"{}\"", words[0]),
+            Term::Words(words) => format!("({})", quoted(words, "OR")),
+            Term::Prefix(prefix) => format!("\"{prefix}\"*"),
         })
         .collect::<Vec<_>>()
         .join(" AND ");

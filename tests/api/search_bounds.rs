@@ -105,7 +105,10 @@ async fn whole_catalogue_counts_are_exact_and_follow_every_change(backend: Backe
     // brings them back.
     let org: String = {
         let page = search(app, None, "limit=1").await;
-        page.body["items"][0]["org_id"].as_str().expect("org").to_owned()
+        page.body["items"][0]["org_id"]
+            .as_str()
+            .expect("org")
+            .to_owned()
     };
     let of_org = truth(app, &format!("l.org_id = '{org}'"));
     assert!(of_org > 0);
@@ -160,17 +163,26 @@ async fn larger_results_are_exact_up_to_the_bounds_and_flagged_beyond(backend: B
     let app = &m.app;
     let any_org: String = {
         let page = search(app, None, "limit=1").await;
-        page.body["items"][0]["org_id"].as_str().expect("org").to_owned()
+        page.body["items"][0]["org_id"]
+            .as_str()
+            .expect("org")
+            .to_owned()
     };
     let cases = [
-        (format!("org_id={any_org}"), format!("l.org_id = '{any_org}'")),
+        (
+            format!("org_id={any_org}"),
+            format!("l.org_id = '{any_org}'"),
+        ),
         ("region=Tirol".to_owned(), "l.region = 'Tirol'".to_owned()),
         (
             "region=Tirol&kind=need".to_owned(),
             "l.region = 'Tirol' AND l.kind = 'need'".to_owned(),
         ),
         ("kind=offer".to_owned(), "l.kind = 'offer'".to_owned()),
-        ("trial=false".to_owned(), "l.trial_available = FALSE".to_owned()),
+        (
+            "trial=false".to_owned(),
+            "l.trial_available = FALSE".to_owned(),
+        ),
     ];
     let mut seen = BTreeSet::new();
     for (query, filter) in cases {
@@ -221,7 +233,10 @@ async fn relevance_pages_over_a_large_result_list_every_listing_once(backend: Ba
              LIKE '% {word}%'"
         ),
     );
-    assert!(expected > SAMPLE, "a result larger than the sample: {expected}");
+    assert!(
+        expected > SAMPLE,
+        "a result larger than the sample: {expected}"
+    );
     let mut ids = BTreeSet::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;

@@ -1,3 +1,4 @@
+DROP TABLE search_terms;
 DROP TABLE facet_counts;
 DROP TABLE search_docs;
 CREATE INDEX listings_fts ON listings USING GIN (

@@ -1,3 +1,4 @@
+DROP TABLE search_terms;
 DROP TABLE facet_counts;
 DROP TABLE listings_fts;
 DROP TABLE search_docs;

@@ -39,3 +39,11 @@ CREATE TABLE facet_counts (
     PRIMARY KEY (facet, value)
 );
 CREATE INDEX facet_counts_top ON facet_counts (facet, count DESC, value);
+
+-- Every word ever indexed (never removed: a word no listing holds any more matches
+-- nothing), so a query's prefix is expanded into the words it stands for and searched as
+-- exact words, which both engines stream in order, instead of merging the posting lists
+-- of every word with that prefix first. Byte order, so a prefix is a range.
+CREATE TABLE search_terms (
+    term TEXT PRIMARY KEY NOT NULL
+) WITHOUT ROWID;
