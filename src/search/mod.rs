@@ -93,6 +93,15 @@ impl Field {
     /// Every field, in the order of their weights.
     pub const ALL: [Field; 3] = [Field::Title, Field::Tags, Field::Body];
 
+    /// The letter that qualifies the field's words in the field-qualified tokens.
+    pub fn qualifier(self) -> &'static str {
+        match self {
+            Field::Title => "t",
+            Field::Tags => "g",
+            Field::Body => "b",
+        }
+    }
+
     /// The field's relevance weight.
     pub fn weight(self) -> i32 {
         match self {
@@ -138,6 +147,22 @@ pub mod attr {
     pub fn tag(tag: &str) -> String {
         format!("g{}", hex(tag))
     }
+}
+
+/// The field-qualified tokens of a document's folded words (title, tags, body): each
+/// distinct word of a field with the field's [`Field::qualifier`] in front.
+fn fielded(words: [&str; 3]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (field, text) in Field::ALL.into_iter().zip(words) {
+        let mut seen: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        out.extend(
+            seen.into_iter()
+                .map(|w| format!("{}{w}", field.qualifier())),
+        );
+    }
+    out
 }
 
 /// A query term as the engines search it: one of these words exactly (the term itself, or
@@ -716,6 +741,14 @@ mod tests {
     }
 
     #[test]
+    fn fielded_tokens_qualify_each_distinct_word_by_its_field() {
+        assert_eq!(
+            fielded(["kaffee kurs", "kaffee", "kurs ab kurs"]),
+            vec!["tkaffee", "tkurs", "gkaffee", "bab", "bkurs"]
+        );
+    }
+
+    #[test]
     fn attribute_tokens_are_single_words() {
         for token in [
             attr::status("pending_review"),
@@ -755,7 +788,7 @@ mod tests {
         );
         assert_eq!(
             postgres::query(&expr()),
-            "'pub':D & 'koffer':D & 'kunden':*ABC & 'ab':ABC"
+            "'=pub' & '=koffer' & 'kunden':* & 'ab'"
         );
         let expanded = Expr {
             terms: vec![Term::Words(vec!["kunden".into(), "kundenservice".into()])],
@@ -767,7 +800,7 @@ mod tests {
         );
         assert_eq!(
             postgres::query(&expanded),
-            "'pub':D & 'koffer':D & ('kunden':ABC | 'kundenservice':ABC)"
+            "'=pub' & '=koffer' & ('kunden' | 'kundenservice')"
         );
         let nothing = Expr {
             terms: vec![Term::Words(vec![])],
@@ -781,13 +814,13 @@ mod tests {
         let tier = expr().tier(&[Field::Title, Field::Body]);
         assert_eq!(
             sqlite::query(&tier),
-            "(({attrs} : (\"pub\" AND \"koffer\")) AND ({title} : (\"kunden\"* AND \"ab\")) \
-             AND ({body} : (\"kunden\"* AND \"ab\"))) NOT ({tags} : (\"kunden\"* AND \"ab\"))"
+            "(({attrs} : (\"pub\" AND \"koffer\")) AND ({fielded} : (\"tkunden\"* AND \"tab\")) \
+             AND ({fielded} : (\"bkunden\"* AND \"bab\"))) NOT ({fielded} : (\"gkunden\"* AND \"gab\"))"
         );
         assert_eq!(
             postgres::query(&tier),
-            "'pub':D & 'koffer':D & ('kunden':*A & 'ab':A) & ('kunden':*C & 'ab':C) \
-             & !('kunden':*B & 'ab':B)"
+            "'=pub' & '=koffer' & ('t:kunden':* & 't:ab') & ('b:kunden':* & 'b:ab') \
+             & !('g:kunden':* & 'g:ab')"
         );
         let statuses = Expr {
             any_of: vec![attr::status("draft"), attr::status("published")],
@@ -800,7 +833,7 @@ mod tests {
         );
         assert_eq!(
             postgres::query(&statuses),
-            "'ox':D & ('sdraft':D | 'spublished':D)"
+            "'=ox' & ('=sdraft' | '=spublished')"
         );
     }
 }

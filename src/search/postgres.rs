@@ -1,60 +1,61 @@
-//! Full-text search on PostgreSQL: `search_docs.doc`, one `tsvector` of the folded words
-//! (`simple` configuration, no stemming, like FTS5; weight A title, B tags, C description)
-//! and the attribute tokens (weight D, so a word never passes for an attribute), behind a
-//! GIN index.
+//! Full-text search on PostgreSQL: `search_docs.doc`, one `tsvector` built without a
+//! parser (`array_to_tsvector`) from the folded words, the same words qualified by their
+//! field (`t:…`, `g:…`, `b:…`, so "this word in the title" has a posting list of its own)
+//! and the attribute tokens (`=…`), behind a GIN index. The three kinds of lexeme cannot
+//! collide: folded words hold letters and digits only.
 
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
 use super::{Expr, Field, Hit, Term};
 
-fn weight(field: Field) -> &'static str {
-    match field {
-        Field::Title => "A",
-        Field::Tags => "B",
-        Field::Body => "C",
+/// One term (a word, one of several words, or a prefix), each word with `qualifier` in
+/// front.
+fn term(term: &Term, qualifier: &str) -> String {
+    match term {
+        Term::Words(words) => {
+            let any: Vec<String> = words.iter().map(|w| format!("'{qualifier}{w}'")).collect();
+            match any.as_slice() {
+                [one] => one.clone(),
+                _ => format!("({})", any.join(" | ")),
+            }
+        }
+        Term::Prefix(prefix) => format!("'{qualifier}{prefix}':*"),
     }
 }
 
-/// Every term with the given weights (a word, one of several words, or a prefix).
-fn terms_in(terms: &[Term], weights: &str) -> Vec<String> {
-    terms
-        .iter()
-        .map(|t| match t {
-            Term::Words(words) if words.len() == 1 => format!("'{}':{weights}", words[0]),
-            Term::Words(words) => {
-                let any: Vec<String> = words.iter().map(|w| format!("'{w}':{weights}")).collect();
-                format!("({})", any.join(" | "))
-            }
-            Term::Prefix(prefix) => format!("'{prefix}':*{weights}"),
-        })
-        .collect()
+fn qualifier(field: Field) -> String {
+    format!("{}:", field.qualifier())
 }
 
 /// The tsquery of an expression. Terms and tokens are letters and digits only (see
 /// [`super::fold`], [`super::attr`]), so quoting them is enough.
 pub(super) fn query(expr: &Expr) -> String {
-    let mut parts: Vec<String> = expr.all_of.iter().map(|t| format!("'{t}':D")).collect();
+    let mut parts: Vec<String> = expr.all_of.iter().map(|t| format!("'={t}'")).collect();
     if !expr.any_of.is_empty() {
-        let any: Vec<String> = expr.any_of.iter().map(|t| format!("'{t}':D")).collect();
+        let any: Vec<String> = expr.any_of.iter().map(|t| format!("'={t}'")).collect();
         parts.push(format!("({})", any.join(" | ")));
     }
-    if !expr.terms.is_empty() {
-        if expr.in_fields.is_empty() {
-            parts.extend(terms_in(&expr.terms, "ABC"));
-        } else {
-            for field in &expr.in_fields {
-                parts.push(format!(
-                    "({})",
-                    terms_in(&expr.terms, weight(*field)).join(" & ")
-                ));
-            }
+    if expr.in_fields.is_empty() {
+        parts.extend(expr.terms.iter().map(|t| term(t, "")));
+    } else {
+        for field in &expr.in_fields {
+            let all: Vec<String> = expr
+                .terms
+                .iter()
+                .map(|t| term(t, &qualifier(*field)))
+                .collect();
+            parts.push(format!("({})", all.join(" & ")));
         }
+    }
+    if !expr.terms.is_empty() {
         for field in &expr.not_in_fields {
-            parts.push(format!(
-                "!({})",
-                terms_in(&expr.terms, weight(*field)).join(" & ")
-            ));
+            let all: Vec<String> = expr
+                .terms
+                .iter()
+                .map(|t| term(t, &qualifier(*field)))
+                .collect();
+            parts.push(format!("!({})", all.join(" & ")));
         }
     }
     parts.join(" & ")
@@ -101,23 +102,38 @@ pub(super) fn count(
     Ok((counted.n, counted.oldest))
 }
 
-const DOC: &str = "setweight(to_tsvector('simple', $1), 'A') \
-                   || setweight(to_tsvector('simple', $2), 'B') \
-                   || setweight(to_tsvector('simple', $3), 'C') \
-                   || setweight(to_tsvector('simple', $4), 'D')";
+/// The lexemes of a document.
+fn lexemes(words: [&str; 3], attrs: &str) -> Vec<String> {
+    let mut out: Vec<String> = words
+        .iter()
+        .flat_map(|w| w.split(' '))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    out.extend(super::fielded(words).into_iter().map(|t| {
+        let (qualifier, word) = t.split_at(1);
+        format!("{qualifier}:{word}")
+    }));
+    out.extend(
+        attrs
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("={t}")),
+    );
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 /// Writes a document's `tsvector`.
 pub(super) fn write(
     conn: &mut PgConnection,
     seq: i64,
-    [title, tags, body]: [&str; 3],
+    words: [&str; 3],
     attrs: &str,
 ) -> QueryResult<()> {
-    diesel::sql_query(format!("UPDATE search_docs SET doc = {DOC} WHERE seq = $5"))
-        .bind::<Text, _>(title)
-        .bind::<Text, _>(tags)
-        .bind::<Text, _>(body)
-        .bind::<Text, _>(attrs)
+    diesel::sql_query("UPDATE search_docs SET doc = array_to_tsvector($1) WHERE seq = $2")
+        .bind::<Array<Text>, _>(lexemes(words, attrs))
         .bind::<BigInt, _>(seq)
         .execute(conn)?;
     Ok(())
@@ -131,16 +147,24 @@ pub(super) fn set_attrs(
     listing_id: &str,
     attrs: &str,
 ) -> QueryResult<()> {
-    diesel::sql_query(
-        "UPDATE search_docs SET doc = setweight(to_tsvector('simple', l.search_title), 'A') \
-         || setweight(to_tsvector('simple', l.search_tags), 'B') \
-         || setweight(to_tsvector('simple', l.search_body), 'C') \
-         || setweight(to_tsvector('simple', $1), 'D') \
-         FROM listings AS l WHERE l.id = $2 AND search_docs.seq = $3",
+    #[derive(diesel::QueryableByName)]
+    struct Words {
+        #[diesel(sql_type = Text)]
+        search_title: String,
+        #[diesel(sql_type = Text)]
+        search_tags: String,
+        #[diesel(sql_type = Text)]
+        search_body: String,
+    }
+    let w: Words = diesel::sql_query(
+        "SELECT search_title, search_tags, search_body FROM listings WHERE id = $1",
     )
-    .bind::<Text, _>(attrs)
     .bind::<Text, _>(listing_id)
-    .bind::<BigInt, _>(seq)
-    .execute(conn)?;
-    Ok(())
+    .get_result(conn)?;
+    write(
+        conn,
+        seq,
+        [&w.search_title, &w.search_tags, &w.search_body],
+        attrs,
+    )
 }

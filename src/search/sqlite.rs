@@ -1,19 +1,14 @@
-//! Full-text search on SQLite: an FTS5 table `listings_fts` (title, tags, body, attrs)
-//! whose rowid is the document's `seq`. FTS5 walks its doclists in rowid order, so a query
-//! ordered by rowid with a limit stops after the page.
+//! Full-text search on SQLite: an FTS5 table `listings_fts` with the words of each field
+//! (`title`, `tags`, `body`), the same words qualified by their field (`fielded`: `t…`,
+//! `g…`, `b…`, so "this word in the title" has a posting list of its own) and the
+//! attribute tokens (`attrs`). Its rowid is the document's `seq` negated: FTS5 walks its
+//! posting lists in ascending rowid order fastest, and a query ordered by rowid with a
+//! limit stops after the page, newest first.
 
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryResult, RunQueryDsl, SqliteConnection};
 
 use super::{Expr, Field, Hit, Term};
-
-fn column(field: Field) -> &'static str {
-    match field {
-        Field::Title => "title",
-        Field::Tags => "tags",
-        Field::Body => "body",
-    }
-}
 
 fn quoted(tokens: &[String], op: &str) -> String {
     tokens
@@ -23,18 +18,31 @@ fn quoted(tokens: &[String], op: &str) -> String {
         .join(&format!(" {op} "))
 }
 
-/// Every term within `columns` (quoted: a word, one of several words, or a prefix).
-fn terms_in(terms: &[Term], columns: &str) -> String {
-    let all = terms
-        .iter()
-        .map(|t| match t {
-            Term::Words(words) if words.len() == 1 => format!("\"{}\"", words[0]),
-            Term::Words(words) => format!("({})", quoted(words, "OR")),
-            Term::Prefix(prefix) => format!("\"{prefix}\"*"),
-        })
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    format!("{{{columns}}} : ({all})")
+/// One term (a word, one of several words, or a prefix), each word with `qualifier` in
+/// front.
+fn term(term: &Term, qualifier: &str) -> String {
+    match term {
+        Term::Words(words) => {
+            let words: Vec<String> = words.iter().map(|w| format!("{qualifier}{w}")).collect();
+            match words.as_slice() {
+                [one] => format!("\"{one}\""),
+                _ => format!("({})", quoted(&words, "OR")),
+            }
+        }
+        Term::Prefix(prefix) => format!("\"{qualifier}{prefix}\"*"),
+    }
+}
+
+/// Every term, in any of the plain word columns.
+fn anywhere(terms: &[Term]) -> String {
+    let all: Vec<String> = terms.iter().map(|t| term(t, "")).collect();
+    format!("{{title tags body}} : ({})", all.join(" AND "))
+}
+
+/// Every term in `field` (through the field-qualified tokens).
+fn within(terms: &[Term], field: Field) -> String {
+    let all: Vec<String> = terms.iter().map(|t| term(t, field.qualifier())).collect();
+    format!("{{fielded}} : ({})", all.join(" AND "))
 }
 
 /// The FTS5 query of an expression. Terms and tokens are letters and digits only (see
@@ -49,10 +57,10 @@ pub(super) fn query(expr: &Expr) -> String {
     }
     if !expr.terms.is_empty() {
         if expr.in_fields.is_empty() {
-            positive.push(terms_in(&expr.terms, "title tags body"));
+            positive.push(anywhere(&expr.terms));
         } else {
             for field in &expr.in_fields {
-                positive.push(terms_in(&expr.terms, column(*field)));
+                positive.push(within(&expr.terms, *field));
             }
         }
     }
@@ -64,7 +72,7 @@ pub(super) fn query(expr: &Expr) -> String {
     if !expr.terms.is_empty() && !expr.not_in_fields.is_empty() {
         query = format!("({query})");
         for field in &expr.not_in_fields {
-            query.push_str(&format!(" NOT ({})", terms_in(&expr.terms, column(*field))));
+            query.push_str(&format!(" NOT ({})", within(&expr.terms, *field)));
         }
     }
     query
@@ -80,12 +88,12 @@ pub(super) fn hits(
     diesel::sql_query(
         "SELECT d.seq AS seq, d.listing_id AS listing_id, d.kind AS kind, \
          d.category AS category, d.tags AS tags, d.expires_at AS expires_at \
-         FROM listings_fts JOIN search_docs AS d ON d.seq = listings_fts.rowid \
-         WHERE listings_fts MATCH $1 AND listings_fts.rowid < $2 \
-         ORDER BY listings_fts.rowid DESC LIMIT $3",
+         FROM listings_fts JOIN search_docs AS d ON d.seq = -listings_fts.rowid \
+         WHERE listings_fts MATCH $1 AND listings_fts.rowid > $2 \
+         ORDER BY listings_fts.rowid LIMIT $3",
     )
     .bind::<Text, _>(query)
-    .bind::<BigInt, _>(before)
+    .bind::<BigInt, _>(before.saturating_neg())
     .bind::<BigInt, _>(limit)
     .load(conn)
 }
@@ -105,8 +113,8 @@ pub(super) fn count(
     cap: i64,
 ) -> QueryResult<(i64, Option<i64>)> {
     let counted: Counted = diesel::sql_query(
-        "SELECT COUNT(*) AS n, MIN(r) AS oldest FROM (SELECT rowid AS r FROM listings_fts \
-         WHERE listings_fts MATCH $1 ORDER BY rowid DESC LIMIT $2)",
+        "SELECT COUNT(*) AS n, -MAX(r) AS oldest FROM (SELECT rowid AS r FROM listings_fts \
+         WHERE listings_fts MATCH $1 ORDER BY rowid LIMIT $2)",
     )
     .bind::<Text, _>(query)
     .bind::<BigInt, _>(cap)
@@ -126,12 +134,14 @@ pub(super) fn write(
         remove(conn, seq)?;
     }
     diesel::sql_query(
-        "INSERT INTO listings_fts (rowid, title, tags, body, attrs) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO listings_fts (rowid, title, tags, body, fielded, attrs) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind::<BigInt, _>(seq)
+    .bind::<BigInt, _>(-seq)
     .bind::<Text, _>(title)
     .bind::<Text, _>(tags)
     .bind::<Text, _>(body)
+    .bind::<Text, _>(super::fielded([title, tags, body]).join(" "))
     .bind::<Text, _>(attrs)
     .execute(conn)?;
     Ok(())
@@ -141,7 +151,7 @@ pub(super) fn write(
 pub(super) fn set_attrs(conn: &mut SqliteConnection, seq: i64, attrs: &str) -> QueryResult<()> {
     diesel::sql_query("UPDATE listings_fts SET attrs = $1 WHERE rowid = $2")
         .bind::<Text, _>(attrs)
-        .bind::<BigInt, _>(seq)
+        .bind::<BigInt, _>(-seq)
         .execute(conn)?;
     Ok(())
 }
@@ -149,7 +159,7 @@ pub(super) fn set_attrs(conn: &mut SqliteConnection, seq: i64, attrs: &str) -> Q
 /// Removes a document's full-text row.
 pub(super) fn remove(conn: &mut SqliteConnection, seq: i64) -> QueryResult<()> {
     diesel::sql_query("DELETE FROM listings_fts WHERE rowid = $1")
-        .bind::<BigInt, _>(seq)
+        .bind::<BigInt, _>(-seq)
         .execute(conn)?;
     Ok(())
 }

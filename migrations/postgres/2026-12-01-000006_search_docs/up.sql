@@ -1,9 +1,9 @@
 -- Search documents (src/search/mod.rs): one row per listing with the attributes search
 -- filters and counts on, and whether the listing is in the public catalogue right now
 -- (`visible`: published, its organisation not suspended, not expired). `seq` orders the
--- catalogue (newest first). `doc` holds the folded words (weights A title, B tags, C
--- description) and the attributes as `=`-prefixed lexemes of weight D behind one GIN
--- index, so that filters are intersections inside the index. The application fills the
+-- catalogue (newest first). `doc` holds the folded words, the same words qualified by
+-- their field (`t:`, `g:`, `b:`) and the attributes as `=`-prefixed lexemes behind one GIN
+-- index, so that filters and relevance tiers are intersections inside the index. The application fills the
 -- table from the listings right after this migration (`search::rebuild`).
 DROP INDEX listings_fts;
 CREATE TABLE search_docs (

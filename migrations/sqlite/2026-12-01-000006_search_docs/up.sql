@@ -1,9 +1,11 @@
 -- Search documents (src/search/mod.rs): one row per listing with the attributes search
 -- filters and counts on, and whether the listing is in the public catalogue right now
 -- (`visible`: published, its organisation not suspended, not expired). `seq` orders the
--- catalogue (newest first) and is the rowid of the listing's full-text entry, whose `attrs`
--- column holds the attributes as tokens, so that filters are intersections inside the
--- full-text index and pages are read in order, stopping after the page. The application
+-- catalogue (newest first); negated, it is the rowid of the listing's full-text entry,
+-- whose `fielded` column holds the words qualified by their field and whose `attrs`
+-- column holds the attributes as tokens, so that filters and relevance tiers are
+-- intersections inside the full-text index and pages are read in order, stopping after
+-- the page. The application
 -- fills both from the listings right after this migration (`search::rebuild`).
 DROP TABLE listings_fts;
 CREATE TABLE search_docs (
@@ -26,6 +28,7 @@ CREATE VIRTUAL TABLE listings_fts USING fts5(
     title,
     tags,
     body,
+    fielded,
     attrs,
     tokenize = 'unicode61 remove_diacritics 2'
 );
