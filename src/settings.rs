@@ -61,8 +61,8 @@ pub struct SearchBounds {
 impl Default for SearchBounds {
     fn default() -> Self {
         SearchBounds {
-            facet_sample: 1_000,
-            exact_total: 10_000,
+            facet_sample: 500,
+            exact_total: 500,
         }
     }
 }

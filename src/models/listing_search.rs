@@ -114,12 +114,12 @@ pub struct FacetCount {
 pub struct Facets {
     /// How many listings the search finds.
     pub total: i64,
-    /// `true` when `total` is extrapolated: results of more than 10,000 listings (by
-    /// default) are counted to 10,000 and the rest estimated from how far back in the
+    /// `true` when `total` is extrapolated: results of more than 500 listings (by
+    /// default) are counted to 500 and the rest estimated from how far back in the
     /// catalogue those reach.
     pub total_is_estimate: bool,
     /// `true` when the per-value counts below are estimates: for results of more than
-    /// 1,000 listings (by default) they are counted over the newest 1,000 and scaled to
+    /// 500 listings (by default) they are counted over the newest 500 and scaled to
     /// `total`. The
     /// counts of the whole public catalogue (no `q`, no filter) are always exact.
     pub counts_are_estimates: bool,
@@ -213,12 +213,18 @@ pub fn facets(
         let total = sample.len() as i64;
         return Ok((tally(&sample, total, false, false), next_expiry));
     }
+    // The sample itself answers how far back the first `facet_sample` matches reach;
+    // only an exact total beyond it needs a count.
+    let (counted, oldest) = if exact_total > facet_sample {
+        search::count(conn, &expr, exact_total + 1)?
+    } else {
+        (sample.len() as i64, sample.last().map(|h| h.seq))
+    };
     sample.truncate(facet_sample as usize);
-    let (counted, oldest) = search::count(conn, &expr, exact_total + 1)?;
     let (total, estimated) = match (counted > exact_total, oldest, search::seq_range(conn)?) {
         (true, Some(oldest), Some((low, high))) => {
             let span = (high - low + 1) as f64 / (high - oldest + 1).max(1) as f64;
-            ((exact_total as f64 * span).round() as i64, true)
+            ((counted as f64 * span).round() as i64, true)
         }
         _ => (counted.max(facet_sample), false),
     };

@@ -19,9 +19,13 @@ const EXACT: i64 = 100;
 
 /// A marketplace with bounds of 20 / 100 and 40 seeded organisations of 10 listings each.
 async fn seeded(backend: Backend) -> Market {
+    seeded_with(backend, SAMPLE, EXACT).await
+}
+
+async fn seeded_with(backend: Backend, sample: i64, exact: i64) -> Market {
     let app = TestApp::spawn_with(backend, |s| {
-        s.search_bounds.facet_sample = SAMPLE;
-        s.search_bounds.exact_total = EXACT;
+        s.search_bounds.facet_sample = sample;
+        s.search_bounds.exact_total = exact;
         s.search_cache_size = 0;
     })
     .await;
@@ -221,6 +225,29 @@ async fn larger_results_are_exact_up_to_the_bounds_and_flagged_beyond(backend: B
     );
 }
 
+/// The default configuration counts nothing beyond the sample: a larger total is
+/// extrapolated from how far back the sample reaches.
+async fn without_an_exact_count_totals_beyond_the_sample_are_estimated(backend: Backend) {
+    let m = seeded_with(backend, SAMPLE, SAMPLE).await;
+    let app = &m.app;
+    for (query, filter) in [
+        ("kind=need", "l.kind = 'need'"),
+        ("region=Tirol", "l.region = 'Tirol'"),
+        ("q=schulung", "(' ' || l.search_title || ' ' || l.search_tags || ' ' || l.search_body) LIKE '% schulung%'"),
+    ] {
+        let expected = truth(app, filter);
+        assert!(expected > SAMPLE, "{query}: {expected} exceed the sample");
+        let facets = search(app, None, query).await.body["facets"].clone();
+        let total = facets["total"].as_i64().expect("total");
+        assert_eq!(facets["total_is_estimate"], true, "{query}");
+        assert_eq!(facets["counts_are_estimates"], true, "{query}");
+        assert!(
+            (total - expected).abs() * 2 <= expected,
+            "{query}: estimate {total} is within half of {expected}"
+        );
+    }
+}
+
 async fn relevance_pages_over_a_large_result_list_every_listing_once(backend: Backend) {
     let m = seeded(backend).await;
     let app = &m.app;
@@ -291,6 +318,7 @@ async fn short_terms_match_whole_words_only(backend: Backend) {
 backends!(
     whole_catalogue_counts_are_exact_and_follow_every_change,
     larger_results_are_exact_up_to_the_bounds_and_flagged_beyond,
+    without_an_exact_count_totals_beyond_the_sample_are_estimated,
     relevance_pages_over_a_large_result_list_every_listing_once,
     short_terms_match_whole_words_only,
 );
