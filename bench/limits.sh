@@ -16,6 +16,9 @@ cd "$(dirname "$0")/.."
 
 BACKENDS=${1:-sqlite}
 SIZE=${BENCH_LIMIT_SIZE:-10000}
+# A port and a database of its own, so it can run beside bench/run.sh.
+BENCH_PORT=${BENCH_PORT:-18090}
+DB=mutua_bench_limits
 . bench/lib.sh
 start_results limits- variant
 HUGE=1000000000
@@ -27,6 +30,7 @@ start_server() {
         MUTUA_DB_POOL_SIZE="${BENCH_POOL:-8}" "$@" "$BIN" serve > "$RESULTS/server-$backend-$label.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+    kill -0 "$SERVER" 2>/dev/null || { echo "the server did not start: $RESULTS/server-$backend-$label.log" >&2; exit 1; }
 }
 
 for backend in sqlite postgres; do
@@ -35,8 +39,8 @@ for backend in sqlite postgres; do
     if [ "$backend" = sqlite ]; then
         url="$data/mutua.db"
     else
-        psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS mutua_bench WITH (FORCE)" -c "CREATE DATABASE mutua_bench" >/dev/null
-        url="$PG/mutua_bench?sslmode=disable"
+        psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
+        url="$PG/$DB?sslmode=disable"
     fi
     echo "== $backend, $SIZE listings: seeding"
     DATABASE_URL="$url" MUTUA_DATA_DIR="$data" RUST_LOG=warn \
@@ -59,6 +63,7 @@ for backend in sqlite postgres; do
         stop_server
     done
     rm -rf "$data"
+    [ "$backend" = sqlite ] || psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 done
 echo
 cat "$SUMMARY"

@@ -190,6 +190,9 @@ pub async fn enforce(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let classes = classes(req.method(), req.path(), req.query_string());
+    if classes.is_empty() {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
