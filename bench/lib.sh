@@ -1,11 +1,17 @@
-# Shared by bench/run.sh and bench/log.sh (sourced from the repository root): the common
-# settings, the release build, the results folder and summary, the server's stop, one wrk
-# measurement after a warm-up, and its line in the summary.
+# Shared by bench/run.sh, bench/log.sh and bench/limits.sh (sourced from the repository
+# root): the common settings, the release build, the results folder and summary, the
+# server's stop, one wrk measurement after a warm-up, and its line in the summary.
 
 DURATION=${BENCH_DURATION:-10s}
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${BENCH_PORT:-18080}
+# The per-caller rate limits stay on (their counting is part of what is measured), with
+# quotas no benchmark reaches: wrk sends every request from one address.
+export MUTUA_WRITE_LIMIT=${MUTUA_WRITE_LIMIT:-1000000000}
+export MUTUA_REPORT_LIMIT=${MUTUA_REPORT_LIMIT:-1000000000}
+export MUTUA_SEARCH_LIMIT=${MUTUA_SEARCH_LIMIT:-1000000000}
+export MUTUA_MATCHES_LIMIT=${MUTUA_MATCHES_LIMIT:-1000000000}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
 cargo build --release --quiet

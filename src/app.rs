@@ -10,6 +10,7 @@ use crate::catalogue_cache::CatalogueCache;
 use crate::db::Pool;
 use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
+use crate::quota::Leases;
 use crate::settings::Settings;
 use crate::transparency::signing::LogSigner;
 
@@ -27,4 +28,6 @@ pub struct AppState {
     pub catalogue_cache: Arc<CatalogueCache>,
     /// Signs the transparency log's checkpoints (the same key on every instance).
     pub log_signer: LogSigner,
+    /// This instance's leases on callers' rate-limit quotas.
+    pub leases: Leases,
 }

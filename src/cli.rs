@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use crate::db::{self, Backend};
 use crate::models::user::{AccountStatus, PlatformRole, User};
 use crate::models::{new_id, now};
-use crate::settings::{self, LogFormat, Settings};
+use crate::settings::{self, LogFormat, Quota, Settings};
 use crate::startup::Application;
 
 /// Mutua: partnership and knowledge-sharing marketplace API.
@@ -203,6 +203,65 @@ struct Config {
         global = true
     )]
     register_per_hour: u32,
+    /// Writes (every method but GET/HEAD/OPTIONS under /api/v1) per user, API key or
+    /// anonymous client address per window (0: no limit).
+    #[arg(long, env = "MUTUA_WRITE_LIMIT", default_value_t = 300, global = true)]
+    write_limit: u32,
+    /// Window of the write limit, in seconds.
+    #[arg(
+        long,
+        env = "MUTUA_WRITE_LIMIT_WINDOW_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    write_limit_window_secs: u64,
+    /// Reports (`POST /reports`) per user per window (0: no limit).
+    #[arg(long, env = "MUTUA_REPORT_LIMIT", default_value_t = 30, global = true)]
+    report_limit: u32,
+    /// Window of the report limit, in seconds.
+    #[arg(
+        long,
+        env = "MUTUA_REPORT_LIMIT_WINDOW_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    report_limit_window_secs: u64,
+    /// Catalogue searches with `q` per caller per window (0: no limit).
+    #[arg(long, env = "MUTUA_SEARCH_LIMIT", default_value_t = 600, global = true)]
+    search_limit: u32,
+    /// Window of the search limit, in seconds.
+    #[arg(
+        long,
+        env = "MUTUA_SEARCH_LIMIT_WINDOW_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    search_limit_window_secs: u64,
+    /// Match requests per caller per window (0: no limit).
+    #[arg(
+        long,
+        env = "MUTUA_MATCHES_LIMIT",
+        default_value_t = 120,
+        global = true
+    )]
+    matches_limit: u32,
+    /// Window of the matches limit, in seconds.
+    #[arg(
+        long,
+        env = "MUTUA_MATCHES_LIMIT_WINDOW_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    matches_limit_window_secs: u64,
+    /// Most hits of one caller's quota an instance takes from the database at once
+    /// (1: every request is counted in the database).
+    #[arg(
+        long,
+        env = "MUTUA_RATE_LIMIT_LEASE",
+        default_value_t = 32,
+        global = true
+    )]
+    rate_limit_lease: u32,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "MUTUA_WORKERS", default_value_t = 0, global = true)]
     workers: usize,
@@ -316,6 +375,13 @@ impl Config {
         s.rate_limits.login_account_window = Duration::from_secs(self.login_account_window_secs);
         s.rate_limits.login_per_address_per_minute = self.login_per_minute;
         s.rate_limits.register_per_address_per_hour = self.register_per_hour;
+        s.rate_limits.writes = Quota::per(self.write_limit, self.write_limit_window_secs.max(1));
+        s.rate_limits.reports = Quota::per(self.report_limit, self.report_limit_window_secs.max(1));
+        s.rate_limits.searches =
+            Quota::per(self.search_limit, self.search_limit_window_secs.max(1));
+        s.rate_limits.matches =
+            Quota::per(self.matches_limit, self.matches_limit_window_secs.max(1));
+        s.rate_limits.lease = self.rate_limit_lease.max(1);
         s.workers = self.workers;
         s.listing_quota = self.listing_quota;
         s.submissions_per_day = self.submissions_per_day;

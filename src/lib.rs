@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod models;
 pub mod moderation;
 pub mod openapi;
+pub mod quota;
 pub mod routes;
 pub mod search;
 pub mod seed;

@@ -41,7 +41,8 @@ pub fn base() -> Document {
 }
 
 /// Adds what the routes do not carry: security schemes, the problem schemas, the schemas
-/// of query-only enums and a `default` problem response on every operation.
+/// of query-only enums, a `default` problem response on every operation, and the rate
+/// limits (429 and the `RateLimit` fields) on every limited operation.
 pub fn finish(doc: &mut Document) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -100,4 +101,5 @@ pub fn finish(doc: &mut Document) {
                 .or_insert_with(|| default.clone().into());
         }
     }
+    crate::http::rate_limit::describe(doc);
 }

@@ -33,6 +33,46 @@ pub struct RateLimits {
     pub login_per_address_per_minute: u32,
     /// Registrations per client address per hour.
     pub register_per_address_per_hour: u32,
+    /// Writes (every method but GET, HEAD, OPTIONS under `/api/v1`) per caller.
+    pub writes: Quota,
+    /// `POST /reports` per caller (counted in `writes` too).
+    pub reports: Quota,
+    /// Catalogue searches with `q` per caller.
+    pub searches: Quota,
+    /// Match requests (`/orgs/{id}/matches`, `/listings/{id}/matches`) per caller.
+    pub matches: Quota,
+    /// Most hits of a caller's quota one instance takes from the database at once (see
+    /// `quota`); 1 counts every request in the database.
+    pub lease: u32,
+}
+
+/// One limit: at most `count` requests per `window` for each caller (`count` 0: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests allowed per window; 0 turns the limit off.
+    pub count: u32,
+    /// The fixed window, at least one second.
+    pub window: Duration,
+}
+
+impl Quota {
+    /// `count` requests per `secs` seconds.
+    pub const fn per(count: u32, secs: u64) -> Quota {
+        Quota {
+            count,
+            window: Duration::from_secs(secs),
+        }
+    }
+
+    /// Whether the limit applies at all.
+    pub fn is_on(&self) -> bool {
+        self.count > 0
+    }
+
+    /// The window in whole seconds (at least one).
+    pub fn window_secs(&self) -> i64 {
+        self.window.as_secs().max(1) as i64
+    }
 }
 
 impl Default for RateLimits {
@@ -44,6 +84,11 @@ impl Default for RateLimits {
             login_account_window: Duration::from_secs(24 * 3600),
             login_per_address_per_minute: 30,
             register_per_address_per_hour: 20,
+            writes: Quota::per(300, 60),
+            reports: Quota::per(30, 3600),
+            searches: Quota::per(600, 60),
+            matches: Quota::per(120, 60),
+            lease: 32,
         }
     }
 }

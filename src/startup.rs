@@ -18,7 +18,7 @@ use crate::auth::tokens::TokenSigner;
 use crate::catalogue_cache::CatalogueCache;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
-use crate::http::control_chars;
+use crate::http::{control_chars, rate_limit};
 use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
 use crate::routes::{self, openapi_document};
@@ -159,6 +159,7 @@ fn serve(
         key_usage,
         catalogue_cache: Arc::new(CatalogueCache::new(settings.search_cache_size)),
         log_signer,
+        leases: Default::default(),
     });
     let api = Arc::new(api);
     spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());
@@ -171,6 +172,7 @@ fn serve(
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", (*api).clone()))
             .route("/docs", web::get().to(docs_redirect))
             .default_service(web::to(fallback))
+            .wrap(from_fn(rate_limit::enforce))
             .wrap(from_fn(control_chars::refuse_in_query))
             .wrap(cors(&cors_origins))
             .wrap(from_fn(telemetry::observe))
@@ -198,6 +200,8 @@ fn cors(origins: &[String]) -> Cors {
             "etag",
             "location",
             "retry-after",
+            "ratelimit",
+            "ratelimit-policy",
             "x-request-id",
             "idempotent-replayed",
         ])

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
 
 use super::tokens::sha256_hex;
 use crate::app::AppState;
@@ -71,12 +71,29 @@ fn session_ended() -> ApiError {
     ApiError::Unauthorized("the session has ended; sign in again".into())
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
+/// The request's authenticated caller, kept in its extensions once found, so the
+/// rate-limit middleware and the handler's extractors authenticate a request only once.
+#[derive(Debug, Clone)]
+struct Authenticated(Principal);
+
+/// Authenticates the request's `Authorization` header (once per request: a success is
+/// remembered; a failure is not, so every extractor reports it).
+pub(crate) async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
+    if let Some(Authenticated(known)) = req.extensions().get::<Authenticated>() {
+        return Ok(known.clone());
+    }
+    let principal = authenticate_header(&req).await?;
+    req.extensions_mut()
+        .insert(Authenticated(principal.clone()));
+    Ok(principal)
+}
+
+async fn authenticate_header(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?
         .clone();
-    let token = bearer(&req)?;
+    let token = bearer(req)?;
     if token.starts_with(KEY_PREFIX) {
         let hash = sha256_hex(&token);
         let grant = db::run(&state.pool, move |conn| ApiKey::authenticate(conn, &hash)).await?;

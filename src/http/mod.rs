@@ -1,11 +1,12 @@
 //! Conventions shared by every endpoint: pagination, ETags, idempotency, validation,
-//! control-character refusal.
+//! control-character refusal, rate limits.
 
 pub mod control_chars;
 pub mod etag;
 pub mod idempotency;
 pub mod json;
 pub mod pagination;
+pub mod rate_limit;
 pub mod validate;
 
 use actix_web::HttpRequest;

@@ -225,6 +225,11 @@ impl TestApp {
     /// key); on PostgreSQL each has a folder of its own, as on separate machines, so what
     /// they share comes from the database alone.
     pub async fn spawn_sibling(&self) -> TestApp {
+        self.spawn_sibling_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn_sibling`] with adjusted settings (e.g. the same tight limits).
+    pub async fn spawn_sibling_with(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let data_dir = match self.backend {
             Backend::Sqlite => self.data_dir.clone(),
             Backend::Postgres => tempfile::tempdir().expect("temp dir").keep(),
@@ -234,7 +239,7 @@ impl TestApp {
             self.database_url.clone(),
             TestDb::Shared,
             data_dir,
-            |_| {},
+            tweak,
         )
         .await
     }
@@ -292,6 +297,32 @@ impl TestApp {
             .post(format!("{}{}", self.address, path))
             .send_json(&body)
             .await;
+        read(response.expect("request sent")).await
+    }
+
+    /// Sends a request from another client address (see [`TestApp::post_from`]).
+    pub async fn call_from(
+        &self,
+        source: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let ip: std::net::IpAddr = source.parse().expect("a loopback address");
+        let client = awc::Client::builder()
+            .connector(awc::Connector::new().local_address(ip))
+            .timeout(Duration::from_secs(30))
+            .finish();
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = client.request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let response = match body {
+            Some(body) => request.send_json(&body).await,
+            None => request.send().await,
+        };
         read(response.expect("request sent")).await
     }
 

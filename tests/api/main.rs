@@ -25,6 +25,7 @@ mod orgs;
 mod postings;
 mod pressure;
 mod proposals_rules;
+mod rate_limits;
 mod schema_parity;
 mod search_bounds;
 mod seeding;
