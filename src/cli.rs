@@ -253,7 +253,7 @@ struct Config {
     )]
     log_signing_key: Option<String>,
     /// Requests working on the database at once; the others wait their turn in arrival
-    /// order (0: one per pooled connection).
+    /// order (0: two per core; never more than the pooled connections).
     #[arg(long, env = "MUTUA_DB_CONCURRENCY", default_value_t = 0, global = true)]
     db_concurrency: usize,
     /// Consecutive database connection failures after which requests get 503 at once.

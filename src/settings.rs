@@ -77,7 +77,7 @@ impl Default for ProposalLimits {
 #[derive(Debug, Clone)]
 pub struct Capacity {
     /// Requests working on the database at once, the others waiting their turn in arrival
-    /// order (0: one per pooled connection).
+    /// order (0: two per core; never more than the pool's connections).
     pub db_in_flight: usize,
     /// Consecutive database connection failures after which requests are refused at once.
     pub breaker_threshold: u32,

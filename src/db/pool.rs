@@ -1,14 +1,16 @@
 //! The pool every request's database work goes through ([`run`]): r2d2's connections
 //! behind a fair admission gate and the circuit breaker.
 //!
-//! - **The gate** is a FIFO-fair semaphore with one permit per pooled connection, taken on
-//!   the async worker before the work goes to the blocking pool. Without it every request
-//!   became a blocking thread waiting in r2d2's `get`, whose waiters are woken in no order
-//!   and can be overtaken by newcomers, so under a concurrency above the pool size a few
-//!   requests waited hundreds of milliseconds while most waited none (PostgreSQL by id at
-//!   c=16: p50 0.5 ms, p99 350–460 ms). With the gate at most `size` blocking threads ask
-//!   the pool at once, so `get` finds a connection at once, and the others wait their turn
-//!   in arrival order.
+//! - **The gate** is a FIFO-fair semaphore, taken on the async worker before the work goes
+//!   to the blocking pool. Without it every request became a blocking thread waiting in
+//!   r2d2's `get`, whose waiters are woken in no order and can be overtaken by newcomers,
+//!   and all eight connections' work (eight PostgreSQL backends, eight blocking threads)
+//!   competed for two cores with the workers: under a concurrency above the pool size a
+//!   few requests waited hundreds of milliseconds while most waited none (PostgreSQL by id
+//!   at c=16: p50 0.6–0.8 ms, p99 300–420 ms). Fairness alone brought the p99 to ~160 ms;
+//!   the rest was the scheduler's queue, so the gate also bounds the work in flight to two
+//!   per core by default (`MUTUA_DB_CONCURRENCY`, never more than the connections): p99
+//!   7–9 ms at the same throughput. The others wait their turn in arrival order.
 //! - **The breaker** ([`super::breaker`]) refuses requests at once while the database is
 //!   known to be down, lets one probe through after a short window, and closes again when
 //!   it succeeds: no restart, and no request waits the pool's time-out for a database that
@@ -84,13 +86,15 @@ impl Pool {
     }
 
     /// The same pool with another breaker policy and at most `in_flight` requests working
-    /// at once (`0`: one per connection); call it before cloning the pool.
+    /// at once (`0`: two per core; never more than the connections); call it before
+    /// cloning the pool.
     pub fn with_capacity(self, threshold: u32, open_for: Duration, in_flight: usize) -> Pool {
         let shared = &self.shared;
         let in_flight = match in_flight {
-            0 => self.connections.max_size() as usize,
-            n => n.min(self.connections.max_size() as usize),
-        };
+            0 => 2 * crate::settings::cores(),
+            n => n,
+        }
+        .min(self.connections.max_size() as usize);
         let policy = BreakerPolicy {
             threshold: threshold.max(1),
             open_for,
