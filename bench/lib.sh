@@ -14,8 +14,9 @@ export MUTUA_SEARCH_LIMIT=${MUTUA_SEARCH_LIMIT:-1000000000}
 export MUTUA_MATCHES_LIMIT=${MUTUA_MATCHES_LIMIT:-1000000000}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/mutua
+# BENCH_BIN measures another build (e.g. of an older commit) instead of building this tree.
+if [ -z "${BENCH_BIN:-}" ]; then cargo build --release --quiet; fi
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/mutua}
 
 # start_results PREFIX SIZE_COLUMN   — a fresh bench/results/<PREFIX><time>/ with its summary
 start_results() {

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use actix_web::http::Method;
 
+use crate::auth::hasher::Hasher;
 use crate::auth::tokens::TokenSigner;
 use crate::catalogue_cache::CatalogueCache;
 use crate::db::Pool;
+use crate::http::bulkhead::Bulkheads;
 use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
 use crate::quota::Leases;
@@ -30,4 +32,8 @@ pub struct AppState {
     pub log_signer: LogSigner,
     /// This instance's leases on callers' rate-limit quotas.
     pub leases: Leases,
+    /// Bounds on the expensive request classes (searches, matches).
+    pub bulkheads: Bulkheads,
+    /// Runs password hashes on their own threads, a bounded number at a time.
+    pub hasher: Hasher,
 }

@@ -330,6 +330,51 @@ struct Config {
         hide_env_values = true
     )]
     log_signing_key: Option<String>,
+    /// Requests working on the database at once; the others wait their turn in arrival
+    /// order (0: two per core; never more than the pooled connections).
+    #[arg(long, env = "MUTUA_DB_CONCURRENCY", default_value_t = 0, global = true)]
+    db_concurrency: usize,
+    /// Consecutive database connection failures after which requests get 503 at once.
+    #[arg(
+        long,
+        env = "MUTUA_DB_BREAKER_THRESHOLD",
+        default_value_t = 3,
+        global = true
+    )]
+    db_breaker_threshold: u32,
+    /// Milliseconds requests then get 503 at once before one request probes the database.
+    #[arg(
+        long,
+        env = "MUTUA_DB_BREAKER_OPEN_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    db_breaker_open_ms: u64,
+    /// Searches with words running at once (0: no bound; default: one per core).
+    #[arg(long, env = "MUTUA_SEARCH_CONCURRENCY", default_value_t = settings::cores(), global = true)]
+    search_concurrency: usize,
+    /// Matches requests running at once (0: no bound; default: two per core).
+    #[arg(long, env = "MUTUA_MATCHES_CONCURRENCY", default_value_t = 2 * settings::cores(), global = true)]
+    matches_concurrency: usize,
+    /// Milliseconds a search or matches request waits for a free slot before its 503.
+    #[arg(
+        long,
+        env = "MUTUA_BULKHEAD_WAIT_MS",
+        default_value_t = 200,
+        global = true
+    )]
+    bulkhead_wait_ms: u64,
+    /// Password hashes (login, registration) running at once (0: no bound; default: half the cores).
+    #[arg(long, env = "MUTUA_HASHING_CONCURRENCY", default_value_t = (settings::cores() / 2).max(1), global = true)]
+    hashing_concurrency: usize,
+    /// Milliseconds a login or registration waits for its hash to start before its 503.
+    #[arg(
+        long,
+        env = "MUTUA_HASHING_WAIT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    hashing_wait_ms: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(
         long,
@@ -392,6 +437,16 @@ impl Config {
             decline_cooldown: chrono::Duration::days(self.decline_cooldown_days.into()),
         };
         s.shutdown_timeout = Duration::from_secs(self.shutdown_timeout_secs);
+        s.capacity = settings::Capacity {
+            db_in_flight: self.db_concurrency,
+            breaker_threshold: self.db_breaker_threshold.max(1),
+            breaker_open: Duration::from_millis(self.db_breaker_open_ms.max(1)),
+            search_in_flight: self.search_concurrency,
+            matches_in_flight: self.matches_concurrency,
+            bulkhead_wait: Duration::from_millis(self.bulkhead_wait_ms),
+            hashing_in_flight: self.hashing_concurrency,
+            hashing_wait: Duration::from_millis(self.hashing_wait_ms),
+        };
         crate::transparency::signing::check_origin(&self.log_origin)?;
         s.log_origin = self.log_origin.clone();
         s.log_signing_key = self

@@ -72,6 +72,10 @@ pub enum ApiError {
     TooManyRequests { detail: String, retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The connection was lost while committing and what became of the write could not be
+    /// found out: neither success nor failure may be claimed.
+    #[error("{0}")]
+    OutcomeUnknown(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -100,6 +104,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => ("unprocessable", "Unprocessable request"),
             ApiError::TooManyRequests { .. } => ("rate-limited", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::OutcomeUnknown(_) => ("outcome-unknown", "Outcome unknown"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -144,7 +149,9 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::OutcomeUnknown(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,7 +170,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after, .. } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::OutcomeUnknown(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
@@ -194,7 +201,7 @@ impl From<DieselError> for ApiError {
                 DatabaseErrorKind::SerializationFailure => ApiError::Conflict(
                     "a concurrent change conflicted with this request; retry it".into(),
                 ),
-                DatabaseErrorKind::ClosedConnection => {
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                     ApiError::Unavailable("the database connection was lost".into())
                 }
                 _ if is_busy(info.message()) => {
@@ -202,6 +209,14 @@ impl From<DieselError> for ApiError {
                 }
                 _ => ApiError::Internal(format!("database error: {}", info.message())),
             },
+            // A commit that failed and could not even be rolled back: its own error says why.
+            DieselError::RollbackErrorOnCommit { commit_error, .. } => (*commit_error).into(),
+            other if crate::db::CommitOutcomeUnknown::is(&other) => ApiError::OutcomeUnknown(
+                "the database connection was lost while committing, so whether this change \
+                 was stored is unknown; retry with the same Idempotency-Key, or read the \
+                 resource, to find out"
+                    .into(),
+            ),
             other => ApiError::Internal(format!("database error: {other}")),
         }
     }

@@ -136,6 +136,49 @@ impl Default for ProposalLimits {
     }
 }
 
+/// How the service protects itself under load and outage (see `docs/API-DESIGN.md`,
+/// "Capacity").
+#[derive(Debug, Clone)]
+pub struct Capacity {
+    /// Requests working on the database at once, the others waiting their turn in arrival
+    /// order (0: two per core; never more than the pool's connections).
+    pub db_in_flight: usize,
+    /// Consecutive database connection failures after which requests are refused at once.
+    pub breaker_threshold: u32,
+    /// How long they are refused before one request probes the database again.
+    pub breaker_open: Duration,
+    /// Searches with words running at once (0: no bound).
+    pub search_in_flight: usize,
+    /// Matches requests running at once (0: no bound).
+    pub matches_in_flight: usize,
+    /// How long a search or matches request waits for a slot before its 503.
+    pub bulkhead_wait: Duration,
+    /// Password hashes (login, registration) running at once (0: no bound).
+    pub hashing_in_flight: usize,
+    /// How long a login or registration waits for its hash to start before its 503.
+    pub hashing_wait: Duration,
+}
+
+/// The cores this process may use (at least 1).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            db_in_flight: 0,
+            breaker_threshold: 3,
+            breaker_open: Duration::from_secs(1),
+            search_in_flight: cores(),
+            matches_in_flight: 2 * cores(),
+            bulkhead_wait: Duration::from_millis(200),
+            hashing_in_flight: (cores() / 2).max(1),
+            hashing_wait: Duration::from_secs(2),
+        }
+    }
+}
+
 /// Everything the application needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -177,6 +220,8 @@ pub struct Settings {
     pub submissions_per_day: u32,
     /// The no-pressure limits on proposals.
     pub proposal_limits: ProposalLimits,
+    /// Circuit breaker and bulkheads.
+    pub capacity: Capacity,
     /// The transparency log's origin: the first line of its checkpoints and the name of its
     /// signing key.
     pub log_origin: String,
@@ -214,6 +259,7 @@ impl Settings {
             listing_quota: 200,
             submissions_per_day: 50,
             proposal_limits: ProposalLimits::default(),
+            capacity: Capacity::default(),
             log_origin: DEFAULT_LOG_ORIGIN.into(),
             log_signing_key: None,
         }

@@ -14,15 +14,17 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::AppState;
+use crate::auth::hasher::Hasher;
 use crate::auth::tokens::TokenSigner;
 use crate::catalogue_cache::CatalogueCache;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
+use crate::http::bulkhead::{Bulkhead, Bulkheads};
 use crate::http::{control_chars, rate_limit};
 use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
 use crate::routes::{self, openapi_document};
-use crate::settings::{secret_bytes, Settings};
+use crate::settings::{secret_bytes, Capacity, Settings};
 use crate::telemetry;
 use crate::transparency::signing::{self, LogSigner};
 
@@ -39,10 +41,16 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, String> {
         let backend = settings.backend()?;
         let (size, timeout) = (settings.db_pool_size, settings.db_timeout);
+        let capacity = settings.capacity.clone();
         let key = settings.log_signing_key.clone();
         let (origin, data_dir) = (settings.log_origin.clone(), settings.data_dir.clone());
         let (pool, log_signer) = web::block(move || -> Result<(Pool, LogSigner), String> {
             let (pool, applied) = db::open(&backend, size, timeout)?;
+            let pool = pool.with_capacity(
+                capacity.breaker_threshold,
+                capacity.breaker_open,
+                capacity.db_in_flight,
+            );
             if !applied.is_empty() {
                 tracing::info!(migrations = ?applied, "applied migrations");
             }
@@ -160,6 +168,11 @@ fn serve(
         catalogue_cache: Arc::new(CatalogueCache::new(settings.search_cache_size)),
         log_signer,
         leases: Default::default(),
+        bulkheads: bulkheads(&settings.capacity),
+        hasher: Hasher::new(
+            settings.capacity.hashing_in_flight,
+            settings.capacity.hashing_wait,
+        ),
     });
     let api = Arc::new(api);
     spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());
@@ -184,6 +197,21 @@ fn serve(
         server = server.workers(settings.workers);
     }
     Ok(server.run())
+}
+
+fn bulkheads(capacity: &Capacity) -> Bulkheads {
+    Bulkheads {
+        search: Bulkhead::new(
+            "searches",
+            capacity.search_in_flight,
+            capacity.bulkhead_wait,
+        ),
+        matches: Bulkhead::new(
+            "matches requests",
+            capacity.matches_in_flight,
+            capacity.bulkhead_wait,
+        ),
+    }
 }
 
 fn cors(origins: &[String]) -> Cors {

@@ -1,6 +1,7 @@
 //! Authentication (who is calling) and organisation-level authorisation (may they).
 
 pub mod extract;
+pub mod hasher;
 pub mod parties;
 pub mod password;
 pub mod tokens;

@@ -1,8 +1,14 @@
 //! Database access: one diesel connection type for SQLite and PostgreSQL, the pool, and
 //! embedded migrations.
 
+pub mod breaker;
+mod commit;
+mod pool;
 pub mod schema;
 pub mod sql;
+
+pub use commit::CommitOutcomeUnknown;
+pub use pool::{run, Pool, PooledConnection};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,8 +17,6 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::r2d2::R2D2Connection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-
-use crate::error::ApiError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -38,12 +42,6 @@ macro_rules! native {
         }
     };
 }
-
-/// The connection pool shared by all workers.
-pub type Pool = r2d2::Pool<ConnectionManager>;
-
-/// A connection checked out of the pool.
-pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
 /// Which backend a database URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +210,7 @@ pub fn open(
     })?;
     let applied = migrate(&mut first)?;
     drop(first);
-    let pool = r2d2::Pool::builder()
+    let connections = r2d2::Pool::builder()
         .max_size(size.max(1))
         // All connections are opened at start: opening them under load (a PostgreSQL
         // connection takes milliseconds) stalls the first requests of a burst.
@@ -221,6 +219,7 @@ pub fn open(
         .test_on_check_out(false)
         .build(manager)
         .map_err(|e| format!("cannot open database pool: {}", one_line(&e.to_string())))?;
+    let pool = Pool::new(connections, backend.clone(), size, timeout);
     Ok((pool, applied))
 }
 
@@ -257,24 +256,6 @@ pub fn refresh_statistics(conn: &mut DbConnection) -> Result<(), String> {
         .map_err(|e| format!("{statement} failed: {e}"))
 }
 
-/// Runs blocking database work on the blocking thread pool with a pooled connection.
-pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-{
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|e| {
-            tracing::warn!(error = %e, "database pool exhausted or unreachable");
-            ApiError::Unavailable("the database is not reachable right now".into())
-        })?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
-}
-
 /// The queue of this process's SQLite write transactions (see [`write_transaction`]).
 static SQLITE_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -297,7 +278,7 @@ where
     E: From<diesel::result::Error>,
 {
     let DbConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(work);
+        return pg_write_transaction(conn, work);
     };
     let depth =
         AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth()?;
@@ -315,9 +296,60 @@ where
             Ok(value)
         }
         Err(e) => {
-            <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn)?;
+            roll_back(conn);
             Err(e)
         }
+    }
+}
+
+/// Rolls back after the work failed. If even that fails (the connection is gone), the work's
+/// own error is the one to report, as diesel's `transaction` does: nothing was committed
+/// either way, and the connection, now marked broken, leaves the pool.
+fn roll_back(conn: &mut DbConnection) {
+    if let Err(e) = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn) {
+        tracing::warn!(error = %e, "rollback failed");
+    }
+}
+
+/// PostgreSQL's write transaction: an ordinary one, except that a top-level commit whose
+/// answer was lost is resolved ([`commit`]) rather than reported as failed.
+fn pg_write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Pg(pg) = conn else {
+        return conn.transaction(work);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(pg)
+        .transaction_depth()?
+        .is_some()
+    {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction(pg)?;
+    let id = match commit::current_id(pg) {
+        Ok(id) => id,
+        Err(e) => {
+            let _ = AnsiTransactionManager::rollback_transaction(pg);
+            return Err(e.into());
+        }
+    };
+    let value = match work(conn) {
+        Ok(value) => value,
+        Err(e) => {
+            roll_back(conn);
+            return Err(e);
+        }
+    };
+    match <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn) {
+        Ok(()) => Ok(value),
+        Err(e) if commit::is_lost(&e) => match commit::fate(id) {
+            commit::Fate::Committed => Ok(value),
+            commit::Fate::Aborted => Err(e.into()),
+            commit::Fate::Unknown => Err(CommitOutcomeUnknown.into_diesel().into()),
+        },
+        Err(e) => Err(e.into()),
     }
 }
 

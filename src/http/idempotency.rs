@@ -6,7 +6,7 @@
 
 use std::future::{ready, Ready};
 
-use actix_web::http::header::{self, HeaderName};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{dev::Payload, FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -76,6 +76,8 @@ fn created_response(body: &serde_json::Value, location: &str, etag: Option<&str>
 /// Runs a creating request under its idempotency key (if any). `route` names the endpoint
 /// so a key reused on another endpoint counts as another body; `secret_fields` are left out
 /// of the stored copy (secrets are shown once and never stored), so a replay omits them.
+/// Responses of an endpoint with secret fields carry `Cache-Control: no-store`, so no
+/// cache on the way keeps the secret.
 ///
 /// Claim, `work` and the stored response are one database transaction: if anything fails
 /// (the handler, the database, the process), none of it is kept and the key is free for a
@@ -84,6 +86,29 @@ fn created_response(body: &serde_json::Value, location: &str, etag: Option<&str>
 /// `work` runs on the blocking pool and should only touch the database; CPU-heavy
 /// preparation (hashing, validation) belongs before this call.
 pub async fn create<T, F>(
+    pool: &Pool,
+    scope: String,
+    key: IdempotencyKey,
+    route: &str,
+    request: &impl Serialize,
+    secret_fields: &[&str],
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(&mut DbConnection) -> Result<Created<T>, ApiError> + Send + 'static,
+{
+    let no_store = !secret_fields.is_empty();
+    let mut response = respond(pool, scope, key, route, request, secret_fields, work).await?;
+    if no_store {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+async fn respond<T, F>(
     pool: &Pool,
     scope: String,
     key: IdempotencyKey,

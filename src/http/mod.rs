@@ -1,6 +1,7 @@
 //! Conventions shared by every endpoint: pagination, ETags, idempotency, validation,
 //! control-character refusal, rate limits.
 
+pub mod bulkhead;
 pub mod control_chars;
 pub mod etag;
 pub mod idempotency;

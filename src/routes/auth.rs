@@ -73,6 +73,7 @@ pub struct TokenResponse {
         (status = 409, description = "E-mail already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many registrations from this address", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many sign-ins and registrations are being checked at once (or the database is unreachable); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[post("/auth/register")]
@@ -98,9 +99,7 @@ async fn register(
     .await?;
 
     let pw = body.password;
-    let password_hash = web::block(move || password::hash(&pw))
-        .await
-        .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))??;
+    let password_hash = state.hasher.run(move || password::hash(&pw)).await??;
     let at = now();
     let user = User {
         id: new_id(),
@@ -112,15 +111,18 @@ async fn register(
         created_at: at,
         updated_at: at,
     };
-    let user = db::run(&state.pool, move |conn| match user.insert(conn) {
-        Ok(()) => Ok(user),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Err(ApiError::Conflict(
-            "an account with this e-mail address already exists".into(),
-        )),
-        Err(e) => Err(e.into()),
+    // In a write transaction, so a commit whose answer is lost is resolved, not guessed.
+    let user = db::run(&state.pool, move |conn| {
+        match db::write_transaction(conn, |c| user.insert(c)) {
+            Ok(()) => Ok(user),
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => Err(ApiError::Conflict(
+                "an account with this e-mail address already exists".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -142,6 +144,7 @@ const INVALID_LOGIN: &str = "invalid e-mail or password";
         (status = 401, description = "Invalid e-mail or password", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Throttled", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many sign-ins and registrations are being checked at once (or the database is unreachable); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[post("/auth/login")]
@@ -190,15 +193,16 @@ async fn login(
 
     let pw = body.password;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = web::block(move || match stored {
-        Some(hash) => password::verify(&pw, &hash),
-        None => {
-            password::verify_against_dummy(&pw);
-            false
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?;
+    let verified = state
+        .hasher
+        .run(move || match stored {
+            Some(hash) => password::verify(&pw, &hash),
+            None => {
+                password::verify_against_dummy(&pw);
+                false
+            }
+        })
+        .await?;
 
     let user = match user {
         Some(user) if verified => user,

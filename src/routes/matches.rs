@@ -216,6 +216,7 @@ fn fill_titles(conn: &mut DbConnection, page: &mut [Shown]) -> Result<(), ApiErr
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a member of this organisation, or another organisation's key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many matches requests at once (or the database is unreachable); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -229,6 +230,7 @@ async fn org_matches(
     let org_id = path.into_inner().to_string();
     let query = query.into_inner();
     let (limit, after) = query.page()?;
+    let _slot = state.bulkheads.matches.enter().await?;
     let (ranked, names) = db::run(&state.pool, move |conn| {
         let access = authorize_org(conn, &principal, &org_id, OrgNeed::Read)?;
         let scope = query.scope(&access.org.industry);
@@ -327,6 +329,7 @@ fn partner_page(
         (status = 200, description = "One page of fitting listings", body = ListingMatchPage),
         (status = 400, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such listing visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many matches requests at once (or the database is unreachable); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = []))
 )]
@@ -340,6 +343,7 @@ async fn listing_matches(
     let id = path.into_inner().to_string();
     let query = query.into_inner();
     let (limit, after) = query.page()?;
+    let _slot = state.bulkheads.matches.enter().await?;
     let rows = db::run(&state.pool, move |conn| {
         let at = now();
         let (listing, org_status) = Listing::find_with_org_status(conn, &id)?

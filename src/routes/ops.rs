@@ -32,11 +32,15 @@ async fn healthz() -> HttpResponse {
 }
 
 /// Readiness: the database answers a query.
+///
+/// While the database is known to be down (the circuit breaker is open) the answer is 503
+/// at once, without waiting for a connection; after the breaker's window a readiness check
+/// may itself be the probe that finds the database back.
 #[utoipa::path(
     tag = "ops",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable (answered at once while it is known to be down)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[get("/readyz")]

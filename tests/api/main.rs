@@ -6,6 +6,7 @@ mod agreement_log;
 mod agreements_rules;
 mod api_keys;
 mod auth;
+mod capacity;
 mod catalogue;
 mod catalogue_cache;
 mod cli;
