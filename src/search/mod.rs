@@ -65,7 +65,7 @@ pub fn fold(text: &str) -> String {
 pub fn terms(query: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for term in fold(query).split(' ').filter(|t| !t.is_empty()) {
-        let term: String = term.chars().take(40).collect();
+        let term: String = term.chars().take(MAX_WORD).collect();
         if !terms.contains(&term) {
             terms.push(term);
         }
@@ -74,6 +74,22 @@ pub fn terms(query: &str) -> Vec<String> {
         }
     }
     terms
+}
+
+/// The longest word, in characters, the index holds; longer words are cut to it, as query
+/// terms are (PostgreSQL refuses lexemes of over 2 KB, and a query of a 5,000-letter word
+/// is no search).
+pub const MAX_WORD: usize = 40;
+
+/// A folded text as it is indexed: every word cut to [`MAX_WORD`] characters.
+fn indexed(text: &str) -> String {
+    text.split(' ')
+        .map(|w| match w.char_indices().nth(MAX_WORD) {
+            Some((cut, _)) => &w[..cut],
+            None => w,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether a term also matches as a word prefix.
@@ -564,7 +580,12 @@ pub fn index(
         .bind::<Bool, _>(visible)
         .bind::<Text, _>(doc.listing_id)
         .get_result(conn)?;
-    let words = [doc.title_words, doc.tag_words, doc.body_words];
+    let (title, tags, body) = (
+        indexed(doc.title_words),
+        indexed(doc.tag_words),
+        indexed(doc.body_words),
+    );
+    let words = [title.as_str(), tags.as_str(), body.as_str()];
     record_words(conn, words)?;
     match conn {
         DbConnection::Sqlite(c) => sqlite::write(c, seq, old.is_some(), words, &attrs)?,
@@ -723,6 +744,15 @@ mod tests {
         );
         assert_eq!(fold("AUSSERGEWÖHNLICHER"), "aussergewohnlicher");
         assert_eq!(fold("Café-Crème, 24/7"), "cafe creme 24 7");
+    }
+
+    #[test]
+    fn indexed_words_are_cut_like_query_terms() {
+        let long = "ä".repeat(50);
+        let folded = fold(&format!("Tee {long}"));
+        let cut = indexed(&folded);
+        assert_eq!(cut, format!("tee {}", "a".repeat(MAX_WORD)));
+        assert_eq!(terms(&long), vec!["a".repeat(MAX_WORD)]);
     }
 
     #[test]

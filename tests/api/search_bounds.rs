@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::backends;
 use crate::catalogue::{listing, market, publish_with, search, Market};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{enc, Backend, TestApp};
 
 /// Small bounds, so a few hundred seeded listings exceed them.
 const SAMPLE: i64 = 20;
@@ -299,13 +299,13 @@ async fn short_terms_match_whole_words_only(backend: Backend) {
             "offer",
             "expertise",
             "Kaffeeröstung für Partner",
-            "Röstkurse ab sofort, auch als Probemonat.",
+            "Röstkurse ab sofort, auch als Probemonat: Donaudampfschifffahrtsgesellschaftskapitänskaffeeröstung.",
             &["kaffee"],
         ),
     )
     .await;
     let found = |q: &'static str| async move {
-        search(app, None, &format!("q={q}")).await.body["facets"]["total"]
+        search(app, None, &format!("q={}", enc(q))).await.body["facets"]["total"]
             .as_i64()
             .expect("total")
     };
@@ -313,6 +313,16 @@ async fn short_terms_match_whole_words_only(backend: Backend) {
     assert_eq!(found("ka").await, 0, "two letters do not");
     assert_eq!(found("ab").await, 1, "but they match a whole word");
     assert_eq!(found("k").await, 0, "one letter matches no prefix");
+    assert_eq!(
+        found("donaudampfschifffahrtsgesellschaftskapitänskaffeeröstung").await,
+        1,
+        "a word longer than the index keeps (40 characters) is found by its whole"
+    );
+    assert_eq!(
+        found("donaudampfschifffahrtsgesellschaftskapit").await,
+        1,
+        "and by a prefix"
+    );
 }
 
 backends!(
