@@ -62,7 +62,11 @@ for backend in sqlite postgres; do
         if [ -n "$last" ]; then
             # The same searches with the result cache off: every request computes.
             start_server "$backend" "$size-nocache" MUTUA_SEARCH_CACHE_SIZE=0
+            run_wrk "$backend" "$size" healthz-nocache /healthz
+            run_wrk "$backend" "$size" listing-by-id-nocache /api/v1/listings bench/lua/listing.lua
+            run_wrk "$backend" "$size" page-uncached "/api/v1/listings?limit=20"
             run_wrk "$backend" "$size" search-uncached /api/v1/listings bench/lua/search.lua
+            run_wrk "$backend" "$size" search-hard /api/v1/listings bench/lua/search-hard.lua
             stop_server
         fi
         rm -rf "$data"

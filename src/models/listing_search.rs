@@ -158,18 +158,26 @@ fn fetch(
 }
 
 /// One page of listings with their positions: newest first, or by relevance tier by
-/// tier, each tier newest first.
+/// tier, each tier newest first. `known`: the size of the whole result when it is known
+/// exactly (no cursor), so that tiers after the last listing are not searched.
 pub fn page(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
     relevance: bool,
     after: Option<Position>,
     limit: i64,
+    known: Option<i64>,
 ) -> QueryResult<Vec<(Listing, Position)>> {
     let expr = query.expr(conn)?;
     let mut found: Vec<(Hit, i32)> = Vec::new();
+    if known == Some(0) {
+        return Ok(Vec::new());
+    }
     if relevance && !query.terms.is_empty() {
         for (score, fields) in search::tiers() {
+            if known.is_some_and(|total| found.len() as i64 >= total) {
+                break;
+            }
             let before = match after {
                 Some(a) if score > a.score => continue,
                 Some(a) if score == a.score => Some(a.seq),

@@ -290,9 +290,12 @@ fn search(
             return Ok((rows, hit.facets));
         }
     }
-    let relevance = sort == SortOrder::Relevance;
-    let rows = listing_search::page(conn, &query, relevance, after, limit + 1)?;
+    // Facets first: when they counted the whole result, the page knows when it has found
+    // every listing and skips the relevance tiers that can hold no more.
     let (facets, valid_until) = listing_search::facets(conn, &query)?;
+    let relevance = sort == SortOrder::Relevance;
+    let known = (after.is_none() && !facets.counts_are_estimates).then_some(facets.total);
+    let rows = listing_search::page(conn, &query, relevance, after, limit + 1, known)?;
     if let Some(version) = version {
         let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();
         let computed = CachedSearch {
