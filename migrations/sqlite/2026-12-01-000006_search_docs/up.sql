@@ -1,7 +1,7 @@
 -- Search documents (src/search/mod.rs): one row per listing with the attributes search
 -- filters and counts on, and whether the listing is in the public catalogue right now
 -- (`visible`: published, its organisation not suspended, not expired). `seq` orders the
--- catalogue (newest first); negated, it is the rowid of the listing's full-text entry,
+-- catalogue (newest first) and is the rowid of the listing's full-text entry,
 -- whose `fielded` column holds the words qualified by their field and whose `attrs`
 -- column holds the attributes as tokens, so that filters and relevance tiers are
 -- intersections inside the full-text index and pages are read in order, stopping after
