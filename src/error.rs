@@ -211,12 +211,14 @@ impl From<DieselError> for ApiError {
             },
             // A commit that failed and could not even be rolled back: its own error says why.
             DieselError::RollbackErrorOnCommit { commit_error, .. } => (*commit_error).into(),
-            other if crate::db::CommitOutcomeUnknown::is(&other) => ApiError::OutcomeUnknown(
-                "the database connection was lost while committing, so whether this change \
+            other if crate::db::commit::CommitOutcomeUnknown::is(&other) => {
+                ApiError::OutcomeUnknown(
+                    "the database connection was lost while committing, so whether this change \
                  was stored is unknown; retry with the same Idempotency-Key, or read the \
                  resource, to find out"
-                    .into(),
-            ),
+                        .into(),
+                )
+            }
             other => ApiError::Internal(format!("database error: {other}")),
         }
     }

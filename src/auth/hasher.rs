@@ -87,7 +87,7 @@ fn lower_priority() {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::auth::hasher::*;
 
     #[actix_web::test]
     async fn hashes_run_on_their_threads_and_a_full_hasher_refuses_in_time() {

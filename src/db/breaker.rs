@@ -103,7 +103,7 @@ impl BreakerState {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::db::breaker::*;
 
     const POLICY: BreakerPolicy = BreakerPolicy {
         threshold: 2,

@@ -20,7 +20,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::Backend;
+use crate::db::url::Backend;
 
 /// Where this thread's work came from: the database to ask, how long to wait, and the
 /// request's turn at the pool's gate.

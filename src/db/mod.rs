@@ -2,31 +2,26 @@
 //! embedded migrations.
 
 pub mod breaker;
-mod commit;
+pub(crate) mod commit;
+mod connection;
 mod pool;
 pub mod schema;
 pub mod sql;
+pub mod url;
 
 pub use commit::CommitOutcomeUnknown;
+pub use connection::{ConnectionManager, DbConnection, MultiBackend};
 pub use pool::{run, Pool, PooledConnection};
+pub use url::{mask_password, Backend};
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::r2d2::R2D2Connection;
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-/// A connection to whichever backend `DATABASE_URL` selects.
-#[derive(diesel::MultiConnection)]
-pub enum DbConnection {
-    Pg(PgConnection),
-    Sqlite(SqliteConnection),
-}
 
 /// Runs a diesel expression on the concrete connection inside a [`DbConnection`] (the
 /// expression is compiled once per backend). Through the `MultiConnection` enum diesel
@@ -41,148 +36,6 @@ macro_rules! native {
             $crate::db::DbConnection::Pg($c) => $body,
         }
     };
-}
-
-/// Which backend a database URL names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Backend {
-    /// A SQLite file at this path.
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection string.
-    Postgres(String),
-}
-
-impl Backend {
-    /// Chooses the backend from the URL scheme: `postgres://`/`postgresql://` select
-    /// PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a bare path select SQLite. Any other
-    /// scheme (`mysql://`, `file:` …) is refused rather than taken for a file name; the
-    /// reason names the scheme only, so no password can reach it.
-    pub fn from_url(url: &str) -> Result<Backend, String> {
-        let url = url.trim();
-        let Some((scheme, rest)) = scheme(url) else {
-            return sqlite_path(url);
-        };
-        match scheme.to_ascii_lowercase().as_str() {
-            // libpq reads only the lower-case prefixes.
-            "postgres" | "postgresql" => Ok(Backend::Postgres(format!(
-                "{}:{rest}",
-                scheme.to_ascii_lowercase()
-            ))),
-            "sqlite" => sqlite_path(rest.strip_prefix("//").unwrap_or(rest)),
-            _ => Err(format!(
-                "DATABASE_URL uses the unsupported scheme `{scheme}:`; use a postgres:// or \
-                 postgresql:// URL for PostgreSQL, or sqlite://PATH or a file path for SQLite"
-            )),
-        }
-    }
-
-    /// A form of the URL safe to print (the password is masked).
-    pub fn display_url(&self) -> String {
-        match self {
-            Backend::Sqlite(path) => format!("sqlite://{}", path.display()),
-            Backend::Postgres(url) => mask_password(url),
-        }
-    }
-}
-
-/// The URL scheme and the rest, if the text starts with one (RFC 3986: a letter, then
-/// letters, digits, `+`, `-`, `.`, then `:`). A single letter is a Windows drive, not a
-/// scheme.
-fn scheme(url: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = url.split_once(':')?;
-    let mut chars = scheme.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    (valid && scheme.len() > 1).then_some((scheme, rest))
-}
-
-fn sqlite_path(path: &str) -> Result<Backend, String> {
-    if path.is_empty() {
-        return Err("DATABASE_URL names no SQLite file".into());
-    }
-    Ok(Backend::Sqlite(PathBuf::from(path)))
-}
-
-/// The URL with the password of its user information and any `password=` parameter
-/// replaced by `***`. A password may hold `@`, so the user information ends at the last
-/// `@` before the query.
-pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (location, query) = match rest.split_once('?') {
-        Some((location, query)) => (location, Some(query)),
-        None => (rest, None),
-    };
-    let location = match location.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => location.to_owned(),
-    };
-    let mut masked = format!("{scheme}://{location}");
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|param| match param.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => param.to_owned(),
-            })
-            .collect();
-        masked.push('?');
-        masked.push_str(&params.join("&"));
-    }
-    masked
-}
-
-/// Opens connections for the pool, choosing the backend from the URL ourselves so that
-/// connection errors keep their real message, and configuring SQLite on every connection.
-#[derive(Debug, Clone)]
-pub struct ConnectionManager {
-    backend: Backend,
-}
-
-impl ConnectionManager {
-    /// A manager for the given backend.
-    pub fn new(backend: Backend) -> Self {
-        ConnectionManager { backend }
-    }
-}
-
-impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
-    type Error = diesel::r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        match &self.backend {
-            Backend::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(diesel::r2d2::Error::ConnectionError),
-            Backend::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-                    .map_err(diesel::r2d2::Error::ConnectionError)?;
-                // WAL lets readers run beside the single writer; the busy timeout makes
-                // writers queue instead of failing at once. Memory-mapped reads and a larger
-                // page cache spare a system call per page on catalogue-sized databases.
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA mmap_size = 0; PRAGMA cache_size = -16384;",
-                )
-                .map_err(diesel::r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
-    }
 }
 
 /// Opens the database: one direct connection first, so an unreachable database is reported
@@ -350,76 +203,5 @@ where
             commit::Fate::Unknown => Err(CommitOutcomeUnknown.into_diesel().into()),
         },
         Err(e) => Err(e.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chooses_the_backend_from_the_scheme() {
-        let pg = "postgres://u:pw@db.example:5432/mutua?sslmode=disable";
-        assert_eq!(Backend::from_url(pg), Ok(Backend::Postgres(pg.into())));
-        assert_eq!(
-            Backend::from_url("PostgreSQL://db.example/mutua"),
-            Ok(Backend::Postgres("postgresql://db.example/mutua".into()))
-        );
-        for (url, path) in [
-            ("sqlite://data/mutua.db", "data/mutua.db"),
-            ("sqlite:///var/lib/mutua.db", "/var/lib/mutua.db"),
-            ("sqlite:data/mutua.db", "data/mutua.db"),
-            ("./data/mutua.db", "./data/mutua.db"),
-            ("/var/lib/mutua.db", "/var/lib/mutua.db"),
-            ("mutua.db", "mutua.db"),
-            ("C:\\mutua\\mutua.db", "C:\\mutua\\mutua.db"),
-        ] {
-            assert_eq!(
-                Backend::from_url(url),
-                Ok(Backend::Sqlite(PathBuf::from(path))),
-                "{url}"
-            );
-        }
-    }
-
-    #[test]
-    fn refuses_other_schemes_without_echoing_the_url() {
-        for url in [
-            "mysql://u:secret@h/db",
-            "mariadb://u:secret@h/db",
-            "file:secret.db",
-            "http://u:secret@h/db",
-            "postgres+tls://u:secret@h/db",
-        ] {
-            let reason = Backend::from_url(url).unwrap_err();
-            assert!(reason.contains("unsupported scheme"), "{reason}");
-            assert!(!reason.contains("secret"), "{reason}");
-            assert_eq!(reason.lines().count(), 1);
-        }
-        assert!(Backend::from_url("sqlite://").is_err());
-        assert!(Backend::from_url("").is_err());
-    }
-
-    #[test]
-    fn masks_every_password() {
-        assert_eq!(
-            mask_password("postgres://u:secret@h:5432/db?sslmode=disable"),
-            "postgres://u:***@h:5432/db?sslmode=disable"
-        );
-        assert_eq!(
-            mask_password("postgres://u:se@cr@et@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(
-            mask_password("postgres://h/db?user=u&password=secret&sslmode=require"),
-            "postgres://h/db?user=u&password=***&sslmode=require"
-        );
-        assert_eq!(mask_password("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            Backend::from_url("postgresql://:secret@h/db")
-                .unwrap()
-                .display_url(),
-            "postgresql://:***@h/db"
-        );
     }
 }

@@ -27,9 +27,10 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::R2D2Connection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::breaker::{Admission, BreakerPolicy, BreakerState, Outcome};
-use super::commit;
-use super::{Backend, ConnectionManager, DbConnection};
+use crate::db::breaker::{Admission, BreakerPolicy, BreakerState, Outcome};
+use crate::db::commit;
+use crate::db::connection::{ConnectionManager, DbConnection};
+use crate::db::url::Backend;
 use crate::error::ApiError;
 
 /// A connection checked out of the pool.

@@ -7,7 +7,7 @@
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
-use super::{Expr, Field, Hit, Term};
+use crate::search::query::{fielded, indexed, Expr, Field, Hit, Term};
 
 /// One term (a word, one of several words, or a prefix), each word with `qualifier` in
 /// front.
@@ -110,7 +110,7 @@ fn lexemes(words: [&str; 3], attrs: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect();
-    out.extend(super::fielded(words).into_iter().map(|t| {
+    out.extend(fielded(words).into_iter().map(|t| {
         let (qualifier, word) = t.split_at(1);
         format!("{qualifier}:{word}")
     }));
@@ -161,10 +161,10 @@ pub(super) fn set_attrs(
     )
     .bind::<Text, _>(listing_id)
     .get_result(conn)?;
-    write(
-        conn,
-        seq,
-        [&w.search_title, &w.search_tags, &w.search_body],
-        attrs,
-    )
+    let words = [
+        indexed(&w.search_title),
+        indexed(&w.search_tags),
+        indexed(&w.search_body),
+    ];
+    write(conn, seq, [&words[0], &words[1], &words[2]], attrs)
 }

@@ -10,7 +10,7 @@
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryResult, RunQueryDsl, SqliteConnection};
 
-use super::{Expr, Field, Hit, Term};
+use crate::search::query::{fielded, Expr, Field, Hit, Term};
 
 fn quoted(tokens: &[String], op: &str) -> String {
     tokens
@@ -143,7 +143,7 @@ pub(super) fn write(
     .bind::<Text, _>(title)
     .bind::<Text, _>(tags)
     .bind::<Text, _>(body)
-    .bind::<Text, _>(super::fielded([title, tags, body]).join(" "))
+    .bind::<Text, _>(fielded([title, tags, body]).join(" "))
     .bind::<Text, _>(attrs)
     .execute(conn)?;
     Ok(())
