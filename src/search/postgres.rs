@@ -7,7 +7,7 @@
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
-use crate::search::query::{fielded, indexed, Expr, Field, Hit, Term};
+use crate::search::query::{fielded, indexed, Counted, Expr, Field, Hit, Term};
 
 /// One term (a word, one of several words, or a prefix), each word with `qualifier` in
 /// front.
@@ -76,14 +76,6 @@ pub(super) fn hits(
     .bind::<BigInt, _>(before)
     .bind::<BigInt, _>(limit)
     .load(conn)
-}
-
-#[derive(diesel::QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
-    oldest: Option<i64>,
 }
 
 /// See [`super::count`].

@@ -155,3 +155,13 @@ pub struct Hit {
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub expires_at: Option<NaiveDateTime>,
 }
+
+/// What a count of matches answers: how many (at most the cap asked for) and the `seq` of
+/// the oldest one counted.
+#[derive(QueryableByName)]
+pub(crate) struct Counted {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) n: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub(crate) oldest: Option<i64>,
+}

@@ -10,7 +10,7 @@
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryResult, RunQueryDsl, SqliteConnection};
 
-use crate::search::query::{fielded, Expr, Field, Hit, Term};
+use crate::search::query::{fielded, Counted, Expr, Field, Hit, Term};
 
 fn quoted(tokens: &[String], op: &str) -> String {
     tokens
@@ -98,14 +98,6 @@ pub(super) fn hits(
     .bind::<BigInt, _>(before)
     .bind::<BigInt, _>(limit)
     .load(conn)
-}
-
-#[derive(diesel::QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
-    oldest: Option<i64>,
 }
 
 /// See [`super::count`].
