@@ -168,11 +168,11 @@ pub fn page(
     limit: i64,
     known: Option<i64>,
 ) -> QueryResult<Vec<(Listing, Position)>> {
-    let expr = query.expr(conn)?;
-    let mut found: Vec<(Hit, i32)> = Vec::new();
     if known == Some(0) {
         return Ok(Vec::new());
     }
+    let expr = query.expr(conn)?;
+    let mut found: Vec<(Hit, i32)> = Vec::new();
     if relevance && !query.terms.is_empty() {
         for (score, fields) in search::tiers() {
             if known.is_some_and(|total| found.len() as i64 >= total) {
@@ -266,7 +266,7 @@ fn tally(hits: &[Hit], total: i64, total_is_estimate: bool, sampled: bool) -> Fa
                 count,
             })
             .collect();
-        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+        rank(&mut out);
         out.truncate(top);
         for facet in &mut out {
             facet.count = scale(facet.count);
@@ -281,6 +281,11 @@ fn tally(hits: &[Hit], total: i64, total_is_estimate: bool, sampled: bool) -> Fa
         category: ranked(category, usize::MAX),
         tags: ranked(tags, 10),
     }
+}
+
+/// Orders facet values most frequent first, then by value.
+fn rank(values: &mut [FacetCount]) {
+    values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
 }
 
 /// The exact counts of the whole public catalogue, from `facet_counts`.
@@ -306,7 +311,7 @@ fn catalogue_facets(conn: &mut DbConnection) -> QueryResult<Facets> {
         }
     }
     for list in [&mut facets.kind, &mut facets.category] {
-        list.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+        rank(list);
     }
     Ok(facets)
 }

@@ -245,8 +245,19 @@ pub struct Doc<'a> {
 impl Doc<'_> {
     /// Whether the listing is in the public catalogue at `now`.
     pub fn visible(&self, now: NaiveDateTime) -> bool {
-        self.status == "published" && self.org_active && self.expires_at.is_none_or(|t| t > now)
+        visible(self.status, self.org_active, self.expires_at, now)
     }
+}
+
+/// Whether a listing is in the public catalogue at `now`: published, its organisation
+/// active, not expired.
+fn visible(
+    status: &str,
+    org_active: bool,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> bool {
+    status == "published" && org_active && expires_at.is_none_or(|t| t > now)
 }
 
 /// The stored attributes of a document, as far as they decide its tokens and counts.
@@ -518,7 +529,7 @@ pub fn org_status_changed(
     set_visible(
         conn,
         docs,
-        |d| active && d.status == "published" && d.expires_at.is_none_or(|t| t > now),
+        |d| visible(&d.status, active, d.expires_at, now),
         &mut changes,
     )?;
     changes.write(conn)

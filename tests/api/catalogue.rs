@@ -21,7 +21,15 @@ pub(crate) struct Market {
 }
 
 pub(crate) async fn market(backend: Backend) -> Market {
-    let app = TestApp::spawn(backend).await;
+    market_with(backend, |_| {}).await
+}
+
+/// [`market`] on a server with tweaked settings.
+pub(crate) async fn market_with(
+    backend: Backend,
+    tweak: impl FnOnce(&mut mutua::settings::Settings),
+) -> Market {
+    let app = TestApp::spawn_with(backend, tweak).await;
     let owner = app.user("inhaberin@gasthof-sonne.example").await;
     let org = app.org(&owner, "Gasthof Sonne").await;
     let moderator = app.user("moderation@mutua.example").await;

@@ -10,7 +10,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::backends;
-use crate::catalogue::{listing, market, publish_with, search, Market};
+use crate::catalogue::{listing, market, market_with, publish_with, search, Market};
 use crate::helpers::{enc, Backend, TestApp};
 
 /// Small bounds, so a few hundred seeded listings exceed them.
@@ -23,25 +23,12 @@ async fn seeded(backend: Backend) -> Market {
 }
 
 async fn seeded_with(backend: Backend, sample: i64, exact: i64) -> Market {
-    let app = TestApp::spawn_with(backend, |s| {
+    let m = market_with(backend, |s| {
         s.search_bounds.facet_sample = sample;
         s.search_bounds.exact_total = exact;
         s.search_cache_size = 0;
     })
     .await;
-    let owner = app.user("inhaberin@gasthof-sonne.example").await;
-    let org = app.org(&owner, "Gasthof Sonne").await;
-    let moderator = app.user("moderation@mutua.example").await;
-    app.sql(&format!(
-        "UPDATE users SET platform_role = 'moderator' WHERE id = '{}'",
-        moderator.id
-    ));
-    let m = Market {
-        app,
-        owner,
-        moderator,
-        org,
-    };
     let plan = mutua::seed::SeedPlan {
         orgs: 40,
         listings_per_org: 10,
