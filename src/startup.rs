@@ -34,6 +34,7 @@ pub struct Application {
     server: Server,
     pool: Pool,
     key_usage: Arc<KeyUsage>,
+    bulkheads: Bulkheads,
 }
 
 impl Application {
@@ -72,18 +73,21 @@ impl Application {
             .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let key_usage = Arc::new(KeyUsage::default());
+        let bulkheads = bulkheads(&settings.capacity);
         let server = serve(
             listener,
             pool.clone(),
             settings,
             key_usage.clone(),
             log_signer,
+            bulkheads.clone(),
         )?;
         Ok(Application {
             port,
             server,
             pool,
             key_usage,
+            bulkheads,
         })
     }
 
@@ -95,6 +99,12 @@ impl Application {
     /// The database pool the server uses.
     pub fn pool(&self) -> Pool {
         self.pool.clone()
+    }
+
+    /// The server's bulkheads: clones share their slots with the running server (tests
+    /// hold a slot to see what a full bulkhead answers).
+    pub fn bulkheads(&self) -> Bulkheads {
+        self.bulkheads.clone()
     }
 
     /// Serves until SIGINT/SIGTERM, letting in-flight requests finish.
@@ -153,6 +163,7 @@ fn serve(
     settings: Settings,
     key_usage: Arc<KeyUsage>,
     log_signer: LogSigner,
+    bulkheads: Bulkheads,
 ) -> Result<Server, String> {
     let api = openapi_document();
     let state = web::Data::new(AppState {
@@ -168,7 +179,7 @@ fn serve(
         catalogue_cache: Arc::new(CatalogueCache::new(settings.search_cache_size)),
         log_signer,
         leases: Default::default(),
-        bulkheads: bulkheads(&settings.capacity),
+        bulkheads,
         hasher: Hasher::new(
             settings.capacity.hashing_in_flight,
             settings.capacity.hashing_wait,

@@ -114,6 +114,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The data folder (generated secrets and keys).
     pub data_dir: PathBuf,
+    /// The server's bulkheads, sharing its slots.
+    pub bulkheads: mutua::http::bulkhead::Bulkheads,
     client: awc::Client,
     _db: TestDb,
 }
@@ -269,6 +271,7 @@ impl TestApp {
             .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool();
+        let bulkheads = app.bulkheads();
         actix_web::rt::spawn(app.server());
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -280,6 +283,7 @@ impl TestApp {
             backend,
             database_url,
             data_dir,
+            bulkheads,
             client,
             _db: db,
         }
