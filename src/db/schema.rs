@@ -155,6 +155,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Search documents (`crate::search`); PostgreSQL's `doc` is read by raw SQL only.
+    search_docs (seq) {
+        seq -> BigInt,
+        listing_id -> Text,
+        org_id -> Text,
+        status -> Text,
+        kind -> Text,
+        category -> Text,
+        industry -> Text,
+        region -> Nullable<Text>,
+        trial_available -> Bool,
+        tags -> Text,
+        expires_at -> Nullable<Timestamp>,
+        visible -> Bool,
+        public_view -> Text,
+    }
+}
+
+diesel::table! {
+    facet_counts (facet, value) {
+        facet -> Text,
+        value -> Text,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
     catalogue_state (id) {
         id -> Integer,
         version -> BigInt,
@@ -341,6 +368,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limit_buckets,
     listings,
     listing_tags,
+    search_docs,
+    facet_counts,
     tag_stats,
     catalogue_state,
     reports,

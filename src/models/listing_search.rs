@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::listing::Listing;
+use super::listing::{Listing, ListingCategory, ListingKind};
 use crate::db::DbConnection;
 use crate::search::{self, attr, Expr, Hit};
 use crate::settings::SearchBounds;
@@ -80,7 +80,7 @@ impl CatalogueQuery {
     }
 
     /// Whether the query asks for the whole public catalogue.
-    fn whole_catalogue(&self) -> bool {
+    pub fn whole_catalogue(&self) -> bool {
         self.public_only
             && self.terms.is_empty()
             && self.kind.is_none()
@@ -101,6 +101,9 @@ impl CatalogueQuery {
         }
     }
 }
+
+/// How many tags the facets count (the most frequent).
+const TOP_TAGS: usize = 10;
 
 /// One facet value and how many results have it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -137,17 +140,32 @@ pub struct Position {
     pub seq: i64,
 }
 
-/// Up to `need` hits of `expr` in the result, newest first, before `before`.
+/// A listing on a page: where it stands and its public JSON form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRow {
+    pub listing_id: String,
+    pub position: Position,
+    pub public_view: String,
+}
+
+/// Up to `need` hits of `expr` in the result, newest first, before `before` (with their
+/// public JSON forms when `with_views`).
 fn fetch(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
     expr: &Expr,
     mut before: Option<i64>,
     need: i64,
+    with_views: bool,
 ) -> QueryResult<Vec<Hit>> {
     let mut out = Vec::new();
     loop {
-        let batch = search::hits(conn, expr, before, need - out.len() as i64)?;
+        let want = need - out.len() as i64;
+        let batch = if query.whole_catalogue() {
+            search::visible_hits(conn, before, want, with_views)?
+        } else {
+            search::hits(conn, expr, before, want, with_views)?
+        };
         let full = batch.len() as i64 == need - out.len() as i64;
         before = batch.last().map(|h| h.seq);
         out.extend(batch.into_iter().filter(|h| query.keeps(h)));
@@ -157,9 +175,10 @@ fn fetch(
     }
 }
 
-/// One page of listings with their positions: newest first, or by relevance tier by
-/// tier, each tier newest first. `known`: the size of the whole result when it is known
-/// exactly (no cursor), so that tiers after the last listing are not searched.
+/// One page of listings with their positions, read from their search documents alone:
+/// newest first, or by relevance tier by tier, each tier newest first. `known`: the size
+/// of the whole result when it is known exactly (no cursor), so that tiers after the last
+/// listing are not searched.
 pub fn page(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
@@ -167,7 +186,7 @@ pub fn page(
     after: Option<Position>,
     limit: i64,
     known: Option<i64>,
-) -> QueryResult<Vec<(Listing, Position)>> {
+) -> QueryResult<Vec<PageRow>> {
     if known == Some(0) {
         return Ok(Vec::new());
     }
@@ -184,21 +203,41 @@ pub fn page(
                 _ => None,
             };
             let need = limit - found.len() as i64;
-            let hits = fetch(conn, query, &expr.tier(&fields), before, need)?;
+            let hits = fetch(conn, query, &expr.tier(&fields), before, need, true)?;
             found.extend(hits.into_iter().map(|h| (h, score)));
             if found.len() as i64 == limit {
                 break;
             }
         }
     } else {
-        let hits = fetch(conn, query, &expr, after.map(|a| a.seq), limit)?;
+        let hits = fetch(conn, query, &expr, after.map(|a| a.seq), limit, true)?;
         found.extend(hits.into_iter().map(|h| (h, 0)));
     }
-    let positions: Vec<(String, Position)> = found
+    Ok(found
         .into_iter()
-        .map(|(h, score)| (h.listing_id, Position { score, seq: h.seq }))
-        .collect();
-    by_ids(conn, &positions)
+        .map(|(h, score)| PageRow {
+            position: Position { score, seq: h.seq },
+            public_view: h.public_view.unwrap_or_default(),
+            listing_id: h.listing_id,
+        })
+        .collect())
+}
+
+/// The rows of a page remembered by id and position (a cached page), read again from the
+/// search documents; listings that no longer exist are left out.
+pub fn rows_at(conn: &mut DbConnection, page: &[(String, Position)]) -> QueryResult<Vec<PageRow>> {
+    let seqs: Vec<i64> = page.iter().map(|(_, p)| p.seq).collect();
+    let mut views = search::public_views(conn, &seqs)?;
+    Ok(page
+        .iter()
+        .filter_map(|(id, position)| {
+            views.remove(&position.seq).map(|public_view| PageRow {
+                listing_id: id.clone(),
+                position: *position,
+                public_view,
+            })
+        })
+        .collect())
 }
 
 /// Facet counts over the whole result, and the earliest expiry among the listings they
@@ -208,14 +247,15 @@ pub fn facets(
     query: &CatalogueQuery,
 ) -> QueryResult<(Facets, Option<NaiveDateTime>)> {
     if query.whole_catalogue() {
-        return Ok((catalogue_facets(conn)?, None));
+        let now = query.now.unwrap_or_else(crate::models::now);
+        return Ok((catalogue_facets(conn, now)?.0, None));
     }
     let expr = query.expr(conn)?;
     let SearchBounds {
         facet_sample,
         exact_total,
     } = query.bounds;
-    let mut sample = fetch(conn, query, &expr, None, facet_sample + 1)?;
+    let mut sample = fetch(conn, query, &expr, None, facet_sample + 1, false)?;
     let next_expiry = sample.iter().filter_map(|h| h.expires_at).min();
     if sample.len() as i64 <= facet_sample {
         let total = sample.len() as i64;
@@ -279,7 +319,7 @@ fn tally(hits: &[Hit], total: i64, total_is_estimate: bool, sampled: bool) -> Fa
         counts_are_estimates: sampled,
         kind: ranked(kind, usize::MAX),
         category: ranked(category, usize::MAX),
-        tags: ranked(tags, 10),
+        tags: ranked(tags, TOP_TAGS),
     }
 }
 
@@ -288,8 +328,13 @@ fn rank(values: &mut [FacetCount]) {
     values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
 }
 
-/// The exact counts of the whole public catalogue, from `facet_counts`.
-fn catalogue_facets(conn: &mut DbConnection) -> QueryResult<Facets> {
+/// The exact counts of the whole public catalogue at `now`, from `facet_counts`, and
+/// whether they are out of date because a listing's expiry has passed since the last
+/// sweep (`search::sweep_expired`; count again after it).
+pub fn catalogue_facets(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> QueryResult<(Facets, bool)> {
     let mut facets = Facets {
         total: 0,
         total_is_estimate: false,
@@ -298,34 +343,38 @@ fn catalogue_facets(conn: &mut DbConnection) -> QueryResult<Facets> {
         category: vec![],
         tags: vec![],
     };
-    for counted in search::catalogue_counts(conn, 10)? {
+    let limit = ListingKind::ALL.len() + ListingCategory::ALL.len() + TOP_TAGS;
+    let (counts, due) = search::catalogue_counts(conn, limit as i64, now)?;
+    for counted in counts {
         let value = FacetCount {
             value: counted.value,
             count: counted.count,
         };
         match counted.facet.as_str() {
-            "total" => facets.total = value.count,
-            "kind" => facets.kind.push(value),
+            // Every listing has one kind: their counts add up to the total.
+            "kind" => {
+                facets.total += value.count;
+                facets.kind.push(value);
+            }
             "category" => facets.category.push(value),
-            _ => facets.tags.push(value),
+            "tag" if facets.tags.len() < TOP_TAGS => facets.tags.push(value),
+            _ => {}
         }
     }
     for list in [&mut facets.kind, &mut facets.category] {
         rank(list);
     }
-    Ok(facets)
+    Ok((facets, due))
 }
 
-/// Listings by id, in the order given (ids that no longer exist are left out).
-pub fn by_ids(
-    conn: &mut DbConnection,
-    ids: &[(String, Position)],
-) -> QueryResult<Vec<(Listing, Position)>> {
-    let wanted: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+/// The listings of a page, in its order (those that no longer exist are left out): for
+/// views other than the public one.
+pub fn listings_of(conn: &mut DbConnection, rows: &[PageRow]) -> QueryResult<Vec<Listing>> {
+    let wanted: Vec<&str> = rows.iter().map(|r| r.listing_id.as_str()).collect();
     let mut found = Listing::find_many(conn, &wanted)?;
-    Ok(ids
+    Ok(rows
         .iter()
-        .filter_map(|(id, position)| found.remove(id).map(|l| (l, *position)))
+        .filter_map(|r| found.remove(&r.listing_id))
         .collect())
 }
 
@@ -341,6 +390,7 @@ mod tests {
             category: "expertise".into(),
             tags: tags.into(),
             expires_at: None,
+            public_view: None,
         }
     }
 

@@ -13,8 +13,8 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{self, PageQuery};
 use crate::http::validate::normalize_tag;
 use crate::models::catalogue_state;
-use crate::models::listing::{Listing, ListingCategory, ListingKind, ListingStatus, ListingView};
-use crate::models::listing_search::{self, CatalogueQuery, Facets, Position, SortOrder};
+use crate::models::listing::{ListingCategory, ListingKind, ListingStatus, ListingView};
+use crate::models::listing_search::{self, CatalogueQuery, Facets, PageRow, Position, SortOrder};
 use crate::models::now;
 use crate::models::user::PlatformRole;
 use crate::search;
@@ -212,25 +212,49 @@ async fn search_listings(
     let limit = request.limit;
     let cache = state.catalogue_cache.clone();
     query.bounds = state.settings.search_bounds;
-    let (rows, facets, insider) = db::run(&state.pool, move |conn| {
+    let (items, next_cursor, facets) = db::run(&state.pool, move |conn| {
         let insider = private_access(conn, caller.0.as_ref(), &mut query)?;
         let (rows, facets) = search(conn, &cache, query, sort, after, limit)?;
-        Ok((rows, facets, insider))
+        let (rows, next_cursor) = pagination::cut(rows, limit, |row| match sort {
+            SortOrder::Relevance => {
+                pagination::encode_position(Some(row.position.score as i64), row.position.seq)
+            }
+            SortOrder::Newest => pagination::encode_position(None, row.position.seq),
+        });
+        let items = if insider {
+            // With moderation details and pending changes: from the listings themselves.
+            listing_search::listings_of(conn, &rows)?
+                .iter()
+                .map(|l| to_json(&l.view(true)?))
+                .collect::<ApiResult<Vec<String>>>()?
+        } else {
+            rows.into_iter().map(|row| row.public_view).collect()
+        };
+        Ok((items, next_cursor, facets))
     })
     .await?;
-    let (rows, next_cursor) = pagination::cut(rows, limit, |(_, at)| match sort {
-        SortOrder::Relevance => pagination::encode_position(Some(at.score as i64), at.seq),
-        SortOrder::Newest => pagination::encode_position(None, at.seq),
-    });
-    let items = rows
-        .iter()
-        .map(|(l, _)| l.view(insider))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(CataloguePage {
-        items,
-        next_cursor,
-        facets,
-    }))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(page_json(&items, &next_cursor, &facets)?))
+}
+
+fn to_json(value: &impl Serialize) -> ApiResult<String> {
+    serde_json::to_string(value).map_err(|e| ApiError::Internal(format!("cannot write JSON: {e}")))
+}
+
+/// The JSON of a [`CataloguePage`] whose items are already JSON (the listings' public
+/// forms as their search documents keep them, so a page is not parsed and written again).
+fn page_json(items: &[String], next_cursor: &Option<String>, facets: &Facets) -> ApiResult<String> {
+    let len = items.iter().map(|i| i.len() + 1).sum::<usize>() + 512;
+    let mut out = String::with_capacity(len);
+    out.push_str("{\"items\":[");
+    out.push_str(&items.join(","));
+    out.push_str("],\"next_cursor\":");
+    out.push_str(&to_json(next_cursor)?);
+    out.push_str(",\"facets\":");
+    out.push_str(&to_json(facets)?);
+    out.push('}');
+    Ok(out)
 }
 
 /// Where a page starts; a cursor of the other sort order is a 400.
@@ -263,21 +287,25 @@ fn search(
     sort: SortOrder,
     after: Option<Position>,
     limit: i64,
-) -> ApiResult<(Vec<(Listing, Position)>, Facets)> {
+) -> ApiResult<(Vec<PageRow>, Facets)> {
     let public = query.public_only && query.statuses == [ListingStatus::Published.as_str()];
     // Everything that decides the answer, except the time (see catalogue_cache).
     let key = format!("{query:?}|{sort:?}|{after:?}|{limit}");
     let at = now();
     query.now = Some(at);
-    if query.public_only && search::expiry_due(conn, at)? {
-        // Listings whose expiry passed leave the public catalogue (and its counts) now;
-        // whichever request sees it first does it, on any instance.
-        db::write_transaction(conn, |conn| {
-            if search::sweep_expired(conn, at)? > 0 {
-                catalogue_state::changed(conn)?;
-            }
-            Ok::<_, diesel::result::Error>(())
-        })?;
+    // Listings whose expiry passed leave the public catalogue (and its counts) now;
+    // whichever request sees it first does it, on any instance. The whole catalogue's
+    // counts say so themselves (one statement for the cheapest page); other searches ask.
+    let mut counted = None;
+    if query.whole_catalogue() {
+        let (facets, due) = listing_search::catalogue_facets(conn, at)?;
+        if due {
+            sweep_expired(conn, at)?;
+        } else {
+            counted = Some((facets, None));
+        }
+    } else if query.public_only && search::expiry_due(conn, at)? {
+        sweep_expired(conn, at)?;
     }
     let version = if public && cache.enabled() {
         Some(catalogue_state::version(conn)?)
@@ -285,19 +313,25 @@ fn search(
         None
     };
     if let Some(hit) = version.and_then(|v| cache.get(&key, v, at)) {
-        let rows = listing_search::by_ids(conn, &hit.page)?;
+        let rows = listing_search::rows_at(conn, &hit.page)?;
         if rows.len() == hit.page.len() {
             return Ok((rows, hit.facets));
         }
     }
     // Facets first: when they counted the whole result, the page knows when it has found
     // every listing and skips the relevance tiers that can hold no more.
-    let (facets, valid_until) = listing_search::facets(conn, &query)?;
+    let (facets, valid_until) = match counted {
+        Some(counted) => counted,
+        None => listing_search::facets(conn, &query)?,
+    };
     let relevance = sort == SortOrder::Relevance;
     let known = (after.is_none() && !facets.counts_are_estimates).then_some(facets.total);
     let rows = listing_search::page(conn, &query, relevance, after, limit + 1, known)?;
     if let Some(version) = version {
-        let page = rows.iter().map(|(l, s)| (l.id.clone(), *s)).collect();
+        let page = rows
+            .iter()
+            .map(|r| (r.listing_id.clone(), r.position))
+            .collect();
         let computed = CachedSearch {
             version,
             valid_until,
@@ -307,6 +341,17 @@ fn search(
         cache.put(key, computed);
     }
     Ok((rows, facets))
+}
+
+/// Takes the listings whose expiry has passed by `at` out of the public catalogue.
+fn sweep_expired(conn: &mut DbConnection, at: chrono::NaiveDateTime) -> ApiResult<()> {
+    db::write_transaction(conn, |conn| {
+        if search::sweep_expired(conn, at)? > 0 {
+            catalogue_state::changed(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    Ok(())
 }
 
 /// Decides which statuses the caller may see. Returns whether results show private fields.
@@ -417,5 +462,70 @@ mod tests {
 
     fn detail_of(list: &[(&str, &str)]) -> String {
         detail(parse(pairs(list)).err().expect("refused"))
+    }
+
+    fn view(title: &str, private: bool) -> crate::models::listing::ListingView {
+        use crate::models::listing::{ListingCategory, ListingKind, ListingStatus, ListingView};
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00.123456Z")
+            .expect("a time")
+            .to_utc();
+        ListingView {
+            id: uuid::Uuid::new_v4(),
+            org_id: uuid::Uuid::new_v4(),
+            kind: ListingKind::Offer,
+            category: ListingCategory::Expertise,
+            title: title.into(),
+            description: "Schulung \"Kundenservice\" für Hotels\nmit Übungen".into(),
+            tags: vec!["kundenservice".into(), "schulung".into()],
+            industry: "gastgewerbe".into(),
+            region: None,
+            trial_available: true,
+            expires_at: None,
+            status: ListingStatus::Published,
+            version: 3,
+            created_at: at,
+            updated_at: at,
+            published_at: Some(at),
+            moderation_reason: private.then(|| "ok".into()),
+            pending_changes: None,
+            submitted_at: None,
+        }
+    }
+
+    #[test]
+    fn a_page_of_stored_views_is_written_as_the_page_type_would_be() {
+        use crate::models::listing_search::{FacetCount, Facets};
+        use crate::routes::catalogue::{page_json, CataloguePage};
+        let facets = Facets {
+            total: 2,
+            total_is_estimate: false,
+            counts_are_estimates: true,
+            kind: vec![FacetCount {
+                value: "offer".into(),
+                count: 2,
+            }],
+            category: vec![],
+            tags: vec![],
+        };
+        for (items, cursor) in [
+            (vec![], None),
+            (vec![view("Kassensystem", false)], Some("p:7:12".to_owned())),
+            (
+                vec![view("Weinabo", false), view("Wäscheservice", true)],
+                None,
+            ),
+        ] {
+            let stored: Vec<String> = items
+                .iter()
+                .map(|v| serde_json::to_string(v).expect("json"))
+                .collect();
+            let written = page_json(&stored, &cursor, &facets).expect("page");
+            let page = CataloguePage {
+                items,
+                next_cursor: cursor,
+                facets: facets.clone(),
+            };
+            assert_eq!(written, serde_json::to_string(&page).expect("json"));
+        }
     }
 }

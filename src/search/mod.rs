@@ -171,20 +171,22 @@ fn record_words(conn: &mut DbConnection, texts: [&str; 3]) -> QueryResult<()> {
     Ok(())
 }
 
-/// Up to `limit` documents matching `expr`, newest first, before `before` (a `seq`).
+/// Up to `limit` documents matching `expr`, newest first, before `before` (a `seq`);
+/// with their public JSON forms when `with_views` (a page's rows, not a sample to count).
 pub fn hits(
     conn: &mut DbConnection,
     expr: &Expr,
     before: Option<i64>,
     limit: i64,
+    with_views: bool,
 ) -> QueryResult<Vec<Hit>> {
     let before = before.unwrap_or(i64::MAX);
     if expr.impossible() {
         return Ok(Vec::new());
     }
     match conn {
-        DbConnection::Sqlite(c) => sqlite::hits(c, &sqlite::query(expr), before, limit),
-        DbConnection::Pg(c) => postgres::hits(c, &postgres::query(expr), before, limit),
+        DbConnection::Sqlite(c) => sqlite::hits(c, &sqlite::query(expr), before, limit, with_views),
+        DbConnection::Pg(c) => postgres::hits(c, &postgres::query(expr), before, limit, with_views),
     }
 }
 
@@ -240,6 +242,8 @@ pub struct Doc<'a> {
     pub title_words: &'a str,
     pub tag_words: &'a str,
     pub body_words: &'a str,
+    /// The listing's public JSON form (what a public page shows of it).
+    pub public_view: &'a str,
 }
 
 impl Doc<'_> {
@@ -362,7 +366,6 @@ impl FacetChanges {
         let mut bump = |facet: &'static str, value: &str| {
             *self.0.entry((facet, value.to_owned())).or_default() += sign;
         };
-        bump("total", "");
         bump("kind", kind);
         bump("category", category);
         for tag in tags.split(',').filter(|t| !t.is_empty()) {
@@ -420,12 +423,13 @@ pub fn index(
         doc.tags,
     );
     let columns = "org_id = $1, status = $2, kind = $3, category = $4, industry = $5, \
-                   region = $6, trial_available = $7, tags = $8, expires_at = $9, visible = $10";
+                   region = $6, trial_available = $7, tags = $8, expires_at = $9, visible = $10, \
+                   public_view = $11";
     let statement = match old {
-        Some(_) => format!("UPDATE search_docs SET {columns} WHERE listing_id = $11 RETURNING seq"),
+        Some(_) => format!("UPDATE search_docs SET {columns} WHERE listing_id = $12 RETURNING seq"),
         None => "INSERT INTO search_docs (org_id, status, kind, category, industry, region, \
-                 trial_available, tags, expires_at, visible, listing_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq"
+                 trial_available, tags, expires_at, visible, public_view, listing_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq"
             .to_owned(),
     };
     #[derive(QueryableByName)]
@@ -444,6 +448,7 @@ pub fn index(
         .bind::<Text, _>(doc.tags)
         .bind::<Nullable<Timestamp>, _>(doc.expires_at)
         .bind::<Bool, _>(visible)
+        .bind::<Text, _>(doc.public_view)
         .bind::<Text, _>(doc.listing_id)
         .get_result(conn)?;
     let (title, tags, body) = (
@@ -461,6 +466,48 @@ pub fn index(
         changes.add(doc.kind, doc.category, doc.tags, 1);
     }
     Ok(())
+}
+
+/// Rewrites a listing's public JSON form in its document, when nothing the document
+/// indexes changed.
+pub fn set_public_view(
+    conn: &mut DbConnection,
+    listing_id: &str,
+    public_view: &str,
+) -> QueryResult<()> {
+    diesel::sql_query("UPDATE search_docs SET public_view = $1 WHERE listing_id = $2")
+        .bind::<Text, _>(public_view)
+        .bind::<Text, _>(listing_id)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The public JSON forms of documents by `seq` (those that no longer exist are absent).
+pub fn public_views(
+    conn: &mut DbConnection,
+    seqs: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, String>> {
+    #[derive(QueryableByName)]
+    struct View {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+        #[diesel(sql_type = Text)]
+        public_view: String,
+    }
+    if seqs.is_empty() {
+        return Ok(Default::default());
+    }
+    let marks: Vec<String> = (1..=seqs.len()).map(|i| format!("${i}")).collect();
+    let mut statement = diesel::sql_query(format!(
+        "SELECT seq, public_view FROM search_docs WHERE seq IN ({})",
+        marks.join(", ")
+    ))
+    .into_boxed::<MultiBackend>();
+    for seq in seqs {
+        statement = statement.bind::<BigInt, _>(*seq);
+    }
+    let views: Vec<View> = statement.load(conn)?;
+    Ok(views.into_iter().map(|v| (v.seq, v.public_view)).collect())
 }
 
 /// Removes a listing's search document.
@@ -537,19 +584,66 @@ pub fn org_status_changed(
 
 /// Whether a visible document has expired by `now` (one index probe).
 pub fn expiry_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
-    #[derive(QueryableByName)]
-    struct Due {
-        #[diesel(sql_type = BigInt)]
-        #[allow(dead_code)]
-        seq: i64,
-    }
-    let due: Option<Due> = diesel::sql_query(
-        "SELECT seq FROM search_docs WHERE visible = TRUE AND expires_at <= $1 LIMIT 1",
-    )
-    .bind::<Timestamp, _>(now)
-    .get_result(conn)
-    .optional()?;
+    use crate::db::schema::search_docs as d;
+    // Diesel's query builder (not raw SQL) on the concrete connection, so the statement
+    // is prepared once per connection: this runs at every public search.
+    let due: Option<i64> = crate::native!(conn, |c| d::table
+        .select(d::seq)
+        .filter(d::visible.eq(true))
+        .filter(d::expires_at.le(now))
+        .first(c)
+        .optional())?;
     Ok(due.is_some())
+}
+
+/// Up to `limit` documents of the whole public catalogue, newest first, before `before`
+/// (one index range, `search_docs_visible`); with their public JSON forms when
+/// `with_views`.
+pub fn visible_hits(
+    conn: &mut DbConnection,
+    before: Option<i64>,
+    limit: i64,
+    with_views: bool,
+) -> QueryResult<Vec<Hit>> {
+    use crate::db::schema::search_docs as d;
+    let before = before.unwrap_or(i64::MAX);
+    let rows: Vec<(
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<NaiveDateTime>,
+        String,
+    )> = crate::native!(conn, |c| d::table
+        .filter(d::visible.eq(true))
+        .filter(d::seq.lt(before))
+        .order(d::seq.desc())
+        .limit(limit)
+        .select((
+            d::seq,
+            d::listing_id,
+            d::kind,
+            d::category,
+            d::tags,
+            d::expires_at,
+            d::public_view,
+        ))
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(seq, listing_id, kind, category, tags, expires_at, view)| Hit {
+                seq,
+                listing_id,
+                kind,
+                category,
+                tags,
+                expires_at,
+                public_view: with_views.then_some(view),
+            },
+        )
+        .collect())
 }
 
 /// Takes the listings whose expiry has passed by `now` out of the public catalogue (call
@@ -579,23 +673,40 @@ pub struct Counted {
     pub count: i64,
 }
 
-/// The public catalogue's counts: total, per kind, per category, and the `top_tags` most
-/// frequent tags (most first, then by name).
-pub fn catalogue_counts(conn: &mut DbConnection, top_tags: i64) -> QueryResult<Vec<Counted>> {
-    let mut counts: Vec<Counted> = diesel::sql_query(
-        "SELECT facet, value, count FROM facet_counts \
-         WHERE facet IN ('total', 'kind', 'category') AND count > 0",
-    )
-    .load(conn)?;
-    counts.extend(
-        diesel::sql_query(
-            "SELECT facet, value, count FROM facet_counts WHERE facet = 'tag' AND count > 0 \
-             ORDER BY count DESC, value ASC LIMIT $1",
-        )
-        .bind::<BigInt, _>(top_tags)
-        .load::<Counted>(conn)?,
+/// The public catalogue's non-zero counts in the order of `facet_counts_top` (facet, then
+/// most frequent first, then by value), at most `limit` rows, and whether a visible
+/// document has expired by `now` (see [`expiry_due`]). One index range and one probe in
+/// one statement, prepared once per connection, because this runs at every catalogue page.
+/// Facets sort `category`, `kind`, `tag`, so a limit of every possible category and kind
+/// plus `n` holds all of those and at least the `n` most frequent tags. (No counts: no
+/// visible document, so none is due.)
+pub fn catalogue_counts(
+    conn: &mut DbConnection,
+    limit: i64,
+    now: NaiveDateTime,
+) -> QueryResult<(Vec<Counted>, bool)> {
+    use crate::db::schema::{facet_counts as f, search_docs as d};
+    let due = diesel::dsl::exists(
+        d::table
+            .filter(d::visible.eq(true))
+            .filter(d::expires_at.le(now)),
     );
-    Ok(counts)
+    let counts: Vec<(String, String, i64, bool)> = crate::native!(conn, |c| f::table
+        .select((f::facet, f::value, f::count, due))
+        .filter(f::count.gt(0))
+        .order((f::facet.asc(), f::count.desc(), f::value.asc()))
+        .limit(limit)
+        .load(c))?;
+    let due = counts.first().is_some_and(|row| row.3);
+    let counts = counts
+        .into_iter()
+        .map(|(facet, value, count, _)| Counted {
+            facet,
+            value,
+            count,
+        })
+        .collect();
+    Ok((counts, due))
 }
 
 #[cfg(test)]

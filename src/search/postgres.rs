@@ -67,11 +67,17 @@ pub(super) fn hits(
     query: &str,
     before: i64,
     limit: i64,
+    with_views: bool,
 ) -> QueryResult<Vec<Hit>> {
-    diesel::sql_query(
-        "SELECT seq, listing_id, kind, category, tags, expires_at FROM search_docs \
-         WHERE doc @@ $1::tsquery AND seq < $2 ORDER BY seq DESC LIMIT $3",
-    )
+    let view = if with_views {
+        "public_view"
+    } else {
+        "NULL::text"
+    };
+    diesel::sql_query(format!(
+        "SELECT seq, listing_id, kind, category, tags, expires_at, {view} AS public_view \
+         FROM search_docs WHERE doc @@ $1::tsquery AND seq < $2 ORDER BY seq DESC LIMIT $3"
+    ))
     .bind::<Text, _>(query)
     .bind::<BigInt, _>(before)
     .bind::<BigInt, _>(limit)

@@ -154,6 +154,9 @@ pub struct Hit {
     pub tags: String,
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub expires_at: Option<NaiveDateTime>,
+    /// The listing's public JSON form, when asked for.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub public_view: Option<String>,
 }
 
 /// What a count of matches answers: how many (at most the cap asked for) and the `seq` of

@@ -86,14 +86,17 @@ pub(super) fn hits(
     query: &str,
     before: i64,
     limit: i64,
+    with_views: bool,
 ) -> QueryResult<Vec<Hit>> {
-    diesel::sql_query(
+    let view = if with_views { "d.public_view" } else { "NULL" };
+    diesel::sql_query(format!(
         "SELECT d.seq AS seq, d.listing_id AS listing_id, d.kind AS kind, \
-         d.category AS category, d.tags AS tags, d.expires_at AS expires_at \
+         d.category AS category, d.tags AS tags, d.expires_at AS expires_at, \
+         {view} AS public_view \
          FROM listings_fts JOIN search_docs AS d ON d.seq = listings_fts.rowid \
          WHERE listings_fts MATCH $1 AND listings_fts.rowid < $2 \
-         ORDER BY listings_fts.rowid DESC LIMIT $3",
-    )
+         ORDER BY listings_fts.rowid DESC LIMIT $3"
+    ))
     .bind::<Text, _>(query)
     .bind::<BigInt, _>(before)
     .bind::<BigInt, _>(limit)

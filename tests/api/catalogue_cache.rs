@@ -562,12 +562,14 @@ async fn a_listing_leaves_cached_searches_when_it_expires_without_any_write(back
 
     // The entry is served from the cache: a change behind the application's back (one it
     // never makes: no catalogue version bump) does not reach the cached facets, while the
-    // items, read fresh by id, show it.
+    // items, read fresh from the search documents by position, show it.
     app.sql(&format!(
         "UPDATE listings SET category = 'expertise' WHERE id = '{kasse}'"
     ));
     app.sql(&format!(
-        "UPDATE search_docs SET category = 'expertise' WHERE listing_id = '{kasse}'"
+        "UPDATE search_docs SET category = 'expertise', public_view = \
+         REPLACE(public_view, '\"category\":\"resource\"', '\"category\":\"expertise\"') \
+         WHERE listing_id = '{kasse}'"
     ));
     let cached = search(app, None, QUERY).await;
     assert_eq!(item(&cached, &kasse)["category"], "expertise");

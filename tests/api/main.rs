@@ -9,6 +9,7 @@ mod auth;
 mod capacity;
 mod catalogue;
 mod catalogue_cache;
+mod catalogue_views;
 mod cli;
 mod conventions;
 mod deals;

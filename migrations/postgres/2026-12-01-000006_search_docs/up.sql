@@ -19,14 +19,19 @@ CREATE TABLE search_docs (
     tags TEXT NOT NULL,
     expires_at TIMESTAMP,
     visible BOOLEAN NOT NULL,
+    -- The listing's public JSON form, as anyone reading it by id gets it, written with the
+    -- document by the listing's one writer: a public page is read from the documents alone.
+    public_view TEXT NOT NULL,
     doc TSVECTOR NOT NULL DEFAULT ''
 );
 CREATE INDEX search_docs_expiry ON search_docs (visible, expires_at);
+-- The whole public catalogue, newest first, is one range of this index.
+CREATE INDEX search_docs_visible ON search_docs (visible, seq);
 CREATE INDEX search_docs_org ON search_docs (org_id, seq);
 CREATE INDEX search_docs_doc ON search_docs USING GIN (doc);
 
 -- Facet counts of the whole public catalogue (the visible documents), kept in step with
--- them: facet `total` (value ''), `kind`, `category`, `tag`.
+-- them: facets `category`, `kind` and `tag` (the total is the sum over the kinds).
 CREATE TABLE facet_counts (
     facet TEXT NOT NULL,
     value TEXT NOT NULL,

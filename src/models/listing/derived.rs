@@ -39,6 +39,14 @@ impl SearchText {
     }
 }
 
+/// A listing's public JSON form, as its search document keeps it.
+fn public_view(l: &Listing) -> QueryResult<String> {
+    let view = l
+        .view(false)
+        .map_err(|e| diesel::result::Error::SerializationError(e.to_string().into()))?;
+    serde_json::to_string(&view).map_err(|e| diesel::result::Error::SerializationError(e.into()))
+}
+
 /// Writes a listing's search document (see [`search`]) as of now.
 fn index(
     conn: &mut DbConnection,
@@ -51,6 +59,7 @@ fn index(
         .find(&l.org_id)
         .select(diesel::dsl::sql::<diesel::sql_types::Text>("status"))
         .first(c))?;
+    let public_view = public_view(l)?;
     let doc = search::Doc {
         listing_id: &l.id,
         org_id: &l.org_id,
@@ -66,6 +75,7 @@ fn index(
         title_words: &text.search_title,
         tag_words: &text.search_tags,
         body_words: &text.search_body,
+        public_view: &public_view,
     };
     search::index(conn, &doc, crate::models::now(), changes)
 }
@@ -89,6 +99,8 @@ pub fn listing_changed(
             }
             if before.is_none_or(|b| document_fields(b) != document_fields(l)) {
                 index(conn, l, &text, &mut facets)?;
+            } else {
+                search::set_public_view(conn, &l.id, &public_view(l)?)?;
             }
         }
         (Some(l), None) => search::unindex(conn, &l.id, &mut facets)?,
