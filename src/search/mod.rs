@@ -596,6 +596,17 @@ pub fn expiry_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bo
     Ok(due.is_some())
 }
 
+/// A document as [`visible_hits`] reads it: a [`Hit`] with its public JSON form.
+type VisibleRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<NaiveDateTime>,
+    String,
+);
+
 /// Up to `limit` documents of the whole public catalogue, newest first, before `before`
 /// (one index range, `search_docs_visible`); with their public JSON forms when
 /// `with_views`.
@@ -607,15 +618,7 @@ pub fn visible_hits(
 ) -> QueryResult<Vec<Hit>> {
     use crate::db::schema::search_docs as d;
     let before = before.unwrap_or(i64::MAX);
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        String,
-        Option<NaiveDateTime>,
-        String,
-    )> = crate::native!(conn, |c| d::table
+    let rows: Vec<VisibleRow> = crate::native!(conn, |c| d::table
         .filter(d::visible.eq(true))
         .filter(d::seq.lt(before))
         .order(d::seq.desc())
