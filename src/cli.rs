@@ -126,7 +126,7 @@ struct Config {
     #[arg(
         long,
         env = "MUTUA_SEARCH_FACET_SAMPLE",
-        default_value_t = 500,
+        default_value_t = 200,
         value_parser = clap::value_parser!(i64).range(1..),
         global = true
     )]
@@ -135,7 +135,7 @@ struct Config {
     #[arg(
         long,
         env = "MUTUA_SEARCH_EXACT_TOTAL",
-        default_value_t = 500,
+        default_value_t = 200,
         value_parser = clap::value_parser!(i64).range(1..),
         global = true
     )]

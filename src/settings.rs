@@ -106,8 +106,8 @@ pub struct SearchBounds {
 impl Default for SearchBounds {
     fn default() -> Self {
         SearchBounds {
-            facet_sample: 500,
-            exact_total: 500,
+            facet_sample: 200,
+            exact_total: 200,
         }
     }
 }

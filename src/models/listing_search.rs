@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::listing::{Listing, ListingCategory, ListingKind};
 use crate::db::DbConnection;
-use crate::search::{self, attr, Expr, Hit};
+use crate::search::{self, attr, Expr, Hit, Want};
 use crate::settings::SearchBounds;
 
 /// How results are ordered.
@@ -117,12 +117,12 @@ pub struct FacetCount {
 pub struct Facets {
     /// How many listings the search finds.
     pub total: i64,
-    /// `true` when `total` is extrapolated: results of more than 500 listings (by
-    /// default) are counted to 500 and the rest estimated from how far back in the
+    /// `true` when `total` is extrapolated: results of more than 200 listings (by
+    /// default) are counted to 200 and the rest estimated from how far back in the
     /// catalogue those reach.
     pub total_is_estimate: bool,
     /// `true` when the per-value counts below are estimates: for results of more than
-    /// 500 listings (by default) they are counted over the newest 500 and scaled to
+    /// 200 listings (by default) they are counted over the newest 200 and scaled to
     /// `total`. The
     /// counts of the whole public catalogue (no `q`, no filter) are always exact.
     pub counts_are_estimates: bool,
@@ -148,25 +148,25 @@ pub struct PageRow {
     pub public_view: String,
 }
 
-/// Up to `need` hits of `expr` in the result, newest first, before `before` (with their
-/// public JSON forms when `with_views`).
+/// Up to `need` hits of `expr` in the result, newest first, before `before`, with what
+/// `want` asks for.
 fn fetch(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
     expr: &Expr,
     mut before: Option<i64>,
     need: i64,
-    with_views: bool,
+    want: Want,
 ) -> QueryResult<Vec<Hit>> {
     let mut out = Vec::new();
     loop {
-        let want = need - out.len() as i64;
+        let want_now = need - out.len() as i64;
         let batch = if query.whole_catalogue() {
-            search::visible_hits(conn, before, want, with_views)?
+            search::visible_hits(conn, before, want_now, want)?
         } else {
-            search::hits(conn, expr, before, want, with_views)?
+            search::hits(conn, expr, before, want_now, want)?
         };
-        let full = batch.len() as i64 == need - out.len() as i64;
+        let full = batch.len() as i64 == want_now;
         before = batch.last().map(|h| h.seq);
         out.extend(batch.into_iter().filter(|h| query.keeps(h)));
         if !full || out.len() as i64 == need {
@@ -175,50 +175,125 @@ fn fetch(
     }
 }
 
+/// What counting a result found, for its page to reuse: the facets, when the result will
+/// change by itself (the earliest expiry among the listings counted), the search
+/// expression, and the newest matches counted.
+#[derive(Debug, Clone)]
+pub struct Counting {
+    pub facets: Facets,
+    pub valid_until: Option<NaiveDateTime>,
+    expr: Option<Expr>,
+    sample: Option<Sample>,
+}
+
+impl Counting {
+    /// Counts that came from elsewhere (the whole catalogue's maintained counts).
+    pub fn of(facets: Facets) -> Counting {
+        Counting {
+            facets,
+            valid_until: None,
+            expr: None,
+            sample: None,
+        }
+    }
+}
+
+/// The newest matches of a result, newest first; `complete` when they are all of them.
+#[derive(Debug, Clone)]
+struct Sample {
+    hits: Vec<Hit>,
+    complete: bool,
+}
+
+impl Sample {
+    /// Whether every hit has its relevance score (the engine gives them).
+    fn scored(&self) -> bool {
+        self.hits.iter().all(|h| h.score.is_some())
+    }
+}
+
 /// One page of listings with their positions, read from their search documents alone:
-/// newest first, or by relevance tier by tier, each tier newest first. `known`: the size
-/// of the whole result when it is known exactly (no cursor), so that tiers after the last
-/// listing are not searched.
+/// newest first, or by relevance tier by tier, each tier newest first. What `counting`
+/// found is reused: a result counted in full is known to end; scored newest matches are
+/// the newest of each tier, so a tier is searched only for matches older than them.
 pub fn page(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
     relevance: bool,
     after: Option<Position>,
     limit: i64,
-    known: Option<i64>,
+    counting: &Counting,
 ) -> QueryResult<Vec<PageRow>> {
+    let facets = &counting.facets;
+    let known = (after.is_none() && !facets.counts_are_estimates).then_some(facets.total);
     if known == Some(0) {
         return Ok(Vec::new());
     }
-    let expr = query.expr(conn)?;
+    let expr = match &counting.expr {
+        Some(expr) => expr.clone(),
+        None => query.expr(conn)?,
+    };
+    let views = Want {
+        views: true,
+        scores: false,
+    };
+    let sample = counting.sample.as_ref().filter(|s| s.scored());
     let mut found: Vec<(Hit, i32)> = Vec::new();
     if relevance && !query.terms.is_empty() {
         for (score, fields) in search::tiers() {
             if known.is_some_and(|total| found.len() as i64 >= total) {
                 break;
             }
-            let before = match after {
+            let mut before = match after {
                 Some(a) if score > a.score => continue,
                 Some(a) if score == a.score => Some(a.seq),
                 _ => None,
             };
+            if let Some(sample) = sample {
+                let need = (limit - found.len() as i64) as usize;
+                let newest = sample
+                    .hits
+                    .iter()
+                    .filter(|h| h.score == Some(score) && before.is_none_or(|b| h.seq < b))
+                    .take(need);
+                found.extend(newest.cloned().map(|h| (h, score)));
+                if found.len() as i64 == limit || sample.complete {
+                    if found.len() as i64 == limit {
+                        break;
+                    }
+                    continue;
+                }
+                // The tier's matches beyond the sample are older than all of it.
+                let oldest = sample.hits.last().map_or(i64::MAX, |h| h.seq);
+                before = Some(before.map_or(oldest, |b| b.min(oldest)));
+            }
             let need = limit - found.len() as i64;
-            let hits = fetch(conn, query, &expr.tier(&fields), before, need, true)?;
+            let hits = fetch(conn, query, &expr.tier(&fields), before, need, views)?;
             found.extend(hits.into_iter().map(|h| (h, score)));
             if found.len() as i64 == limit {
                 break;
             }
         }
     } else {
-        let hits = fetch(conn, query, &expr, after.map(|a| a.seq), limit, true)?;
+        let hits = fetch(conn, query, &expr, after.map(|a| a.seq), limit, views)?;
         found.extend(hits.into_iter().map(|h| (h, 0)));
     }
+    // Rows taken from the sample come without their public form.
+    let missing: Vec<i64> = found
+        .iter()
+        .filter(|(h, _)| h.public_view.is_none())
+        .map(|(h, _)| h.seq)
+        .collect();
+    let mut stored = search::public_views(conn, &missing)?;
     Ok(found
         .into_iter()
-        .map(|(h, score)| PageRow {
-            position: Position { score, seq: h.seq },
-            public_view: h.public_view.unwrap_or_default(),
-            listing_id: h.listing_id,
+        .filter_map(|(h, score)| {
+            let public_view = h.public_view.or_else(|| stored.remove(&h.seq))?;
+            Some(PageRow {
+                position: Position { score, seq: h.seq },
+                public_view,
+                listing_id: h.listing_id,
+            })
         })
         .collect())
 }
@@ -240,43 +315,61 @@ pub fn rows_at(conn: &mut DbConnection, page: &[(String, Position)]) -> QueryRes
         .collect())
 }
 
-/// Facet counts over the whole result, and the earliest expiry among the listings they
-/// were counted over (when the result will change by itself).
-pub fn facets(
+/// Counts the whole result: its facets, exact up to the query's bounds, over a sample of
+/// its newest matches beyond them (scored when the page is by `relevance`). `seqs`: the
+/// documents' lowest and highest `seq` when already read (`search::probe`).
+pub fn count(
     conn: &mut DbConnection,
     query: &CatalogueQuery,
-) -> QueryResult<(Facets, Option<NaiveDateTime>)> {
+    relevance: bool,
+    seqs: Option<Option<(i64, i64)>>,
+) -> QueryResult<Counting> {
     if query.whole_catalogue() {
         let now = query.now.unwrap_or_else(crate::models::now);
-        return Ok((catalogue_facets(conn, now)?.0, None));
+        return Ok(Counting::of(catalogue_facets(conn, now)?.0));
     }
     let expr = query.expr(conn)?;
     let SearchBounds {
         facet_sample,
         exact_total,
     } = query.bounds;
-    let mut sample = fetch(conn, query, &expr, None, facet_sample + 1, false)?;
-    let next_expiry = sample.iter().filter_map(|h| h.expires_at).min();
-    if sample.len() as i64 <= facet_sample {
-        let total = sample.len() as i64;
-        return Ok((tally(&sample, total, false, false), next_expiry));
-    }
-    // The sample itself answers how far back the first `facet_sample` matches reach;
-    // only an exact total beyond it needs a count.
-    let (counted, oldest) = if exact_total > facet_sample {
-        search::count(conn, &expr, exact_total + 1)?
+    let want = Want {
+        views: false,
+        scores: relevance,
+    };
+    let hits = fetch(conn, query, &expr, None, facet_sample + 1, want)?;
+    let valid_until = hits.iter().filter_map(|h| h.expires_at).min();
+    let complete = hits.len() as i64 <= facet_sample;
+    let facets = if complete {
+        let total = hits.len() as i64;
+        tally(&hits, total, false, false)
     } else {
-        (sample.len() as i64, sample.last().map(|h| h.seq))
+        // The sample itself answers how far back the first `facet_sample` matches reach;
+        // only an exact total beyond it needs a count.
+        let (counted, oldest) = if exact_total > facet_sample {
+            search::count(conn, &expr, exact_total + 1)?
+        } else {
+            (hits.len() as i64, hits.last().map(|h| h.seq))
+        };
+        let seqs = match seqs {
+            Some(seqs) => seqs,
+            None => search::seq_range(conn)?,
+        };
+        let (total, estimated) = match (counted > exact_total, oldest, seqs) {
+            (true, Some(oldest), Some((low, high))) => {
+                let span = (high - low + 1) as f64 / (high - oldest + 1).max(1) as f64;
+                ((counted as f64 * span).round() as i64, true)
+            }
+            _ => (counted.max(facet_sample), false),
+        };
+        tally(&hits[..facet_sample as usize], total, estimated, true)
     };
-    sample.truncate(facet_sample as usize);
-    let (total, estimated) = match (counted > exact_total, oldest, search::seq_range(conn)?) {
-        (true, Some(oldest), Some((low, high))) => {
-            let span = (high - low + 1) as f64 / (high - oldest + 1).max(1) as f64;
-            ((counted as f64 * span).round() as i64, true)
-        }
-        _ => (counted.max(facet_sample), false),
-    };
-    Ok((tally(&sample, total, estimated, true), next_expiry))
+    Ok(Counting {
+        facets,
+        valid_until,
+        expr: Some(expr),
+        sample: Some(Sample { hits, complete }),
+    })
 }
 
 /// Counts kinds, categories and tags over `hits`, scaled to `total` when they are a sample.
@@ -391,6 +484,7 @@ mod tests {
             tags: tags.into(),
             expires_at: None,
             public_view: None,
+            score: None,
         }
     }
 

@@ -14,7 +14,9 @@ use crate::http::pagination::{self, PageQuery};
 use crate::http::validate::normalize_tag;
 use crate::models::catalogue_state;
 use crate::models::listing::{ListingCategory, ListingKind, ListingStatus, ListingView};
-use crate::models::listing_search::{self, CatalogueQuery, Facets, PageRow, Position, SortOrder};
+use crate::models::listing_search::{
+    self, CatalogueQuery, Counting, Facets, PageRow, Position, SortOrder,
+};
 use crate::models::now;
 use crate::models::user::PlatformRole;
 use crate::search;
@@ -296,16 +298,20 @@ fn search(
     // Listings whose expiry passed leave the public catalogue (and its counts) now;
     // whichever request sees it first does it, on any instance. The whole catalogue's
     // counts say so themselves (one statement for the cheapest page); other searches ask.
-    let mut counted = None;
+    let (mut counted, mut seqs) = (None, None);
     if query.whole_catalogue() {
         let (facets, due) = listing_search::catalogue_facets(conn, at)?;
         if due {
             sweep_expired(conn, at)?;
         } else {
-            counted = Some((facets, None));
+            counted = Some(Counting::of(facets));
         }
-    } else if query.public_only && search::expiry_due(conn, at)? {
-        sweep_expired(conn, at)?;
+    } else if query.public_only {
+        let (due, range) = search::probe(conn, Some(at))?;
+        if due {
+            sweep_expired(conn, at)?;
+        }
+        seqs = Some(range);
     }
     let version = if public && cache.enabled() {
         Some(catalogue_state::version(conn)?)
@@ -318,15 +324,18 @@ fn search(
             return Ok((rows, hit.facets));
         }
     }
-    // Facets first: when they counted the whole result, the page knows when it has found
-    // every listing and skips the relevance tiers that can hold no more.
-    let (facets, valid_until) = match counted {
-        Some(counted) => counted,
-        None => listing_search::facets(conn, &query)?,
-    };
+    // Counts first: the page reuses what they found (see `listing_search::page`).
     let relevance = sort == SortOrder::Relevance;
-    let known = (after.is_none() && !facets.counts_are_estimates).then_some(facets.total);
-    let rows = listing_search::page(conn, &query, relevance, after, limit + 1, known)?;
+    let counting = match counted {
+        Some(counting) => counting,
+        None => listing_search::count(conn, &query, relevance, seqs)?,
+    };
+    let rows = listing_search::page(conn, &query, relevance, after, limit + 1, &counting)?;
+    let Counting {
+        facets,
+        valid_until,
+        ..
+    } = counting;
     if let Some(version) = version {
         let page = rows
             .iter()

@@ -40,7 +40,7 @@ mod query;
 mod sqlite;
 
 use query::{indexed, is_prefix};
-pub use query::{tiers, Expr, Field, Hit, Term, MAX_WORD, MIN_PREFIX};
+pub use query::{tiers, Expr, Field, Hit, Term, Want, MAX_WORD, MIN_PREFIX};
 
 /// Most terms of one query.
 pub const MAX_TERMS: usize = 8;
@@ -171,22 +171,22 @@ fn record_words(conn: &mut DbConnection, texts: [&str; 3]) -> QueryResult<()> {
     Ok(())
 }
 
-/// Up to `limit` documents matching `expr`, newest first, before `before` (a `seq`);
-/// with their public JSON forms when `with_views` (a page's rows, not a sample to count).
+/// Up to `limit` documents matching `expr`, newest first, before `before` (a `seq`), with
+/// what `want` asks for.
 pub fn hits(
     conn: &mut DbConnection,
     expr: &Expr,
     before: Option<i64>,
     limit: i64,
-    with_views: bool,
+    want: Want,
 ) -> QueryResult<Vec<Hit>> {
     let before = before.unwrap_or(i64::MAX);
     if expr.impossible() {
         return Ok(Vec::new());
     }
     match conn {
-        DbConnection::Sqlite(c) => sqlite::hits(c, &sqlite::query(expr), before, limit, with_views),
-        DbConnection::Pg(c) => postgres::hits(c, &postgres::query(expr), before, limit, with_views),
+        DbConnection::Sqlite(c) => sqlite::hits(c, &sqlite::query(expr), before, limit, want),
+        DbConnection::Pg(c) => postgres::hits(c, expr, before, limit, want),
     }
 }
 
@@ -202,25 +202,36 @@ pub fn count(conn: &mut DbConnection, expr: &Expr, cap: i64) -> QueryResult<(i64
     }
 }
 
-#[derive(QueryableByName)]
-struct SeqRange {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    low: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    high: Option<i64>,
-}
-
 /// The lowest and highest `seq` of all documents.
 pub fn seq_range(conn: &mut DbConnection) -> QueryResult<Option<(i64, i64)>> {
-    let range: SeqRange =
-        // Two subqueries: SQLite reads one end of the index for a lone MIN or MAX, but
-        // scans the table for both in one SELECT.
-        diesel::sql_query(
-            "SELECT (SELECT MIN(seq) FROM search_docs) AS low, \
-             (SELECT MAX(seq) FROM search_docs) AS high",
-        )
-            .get_result(conn)?;
-    Ok(range.low.zip(range.high))
+    Ok(probe(conn, None)?.1)
+}
+
+/// Whether a visible document has expired by `now` (when given; see [`sweep_expired`]) and
+/// the lowest and highest `seq` of all documents: what a public search asks first, in one
+/// statement, built with diesel's query builder (not raw SQL) on the concrete connection so
+/// that it is prepared once per connection. Each part is one end of an index.
+pub fn probe(
+    conn: &mut DbConnection,
+    now: Option<NaiveDateTime>,
+) -> QueryResult<(bool, Option<(i64, i64)>)> {
+    use crate::db::schema::search_docs as d;
+    use diesel::dsl::{exists, max, min};
+    // Without a time, one before any listing could expire (the answer is not used).
+    let now = now.unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
+    let (due, low, high): (bool, Option<i64>, Option<i64>) = crate::native!(conn, |c| {
+        diesel::select((
+            exists(
+                d::table
+                    .filter(d::visible.eq(true))
+                    .filter(d::expires_at.le(now)),
+            ),
+            d::table.select(min(d::seq)).single_value(),
+            d::table.select(max(d::seq)).single_value(),
+        ))
+        .get_result(c)
+    })?;
+    Ok((due, low.zip(high)))
 }
 
 /// A listing as its search document holds it (text folded by [`fold`]).
@@ -582,20 +593,6 @@ pub fn org_status_changed(
     changes.write(conn)
 }
 
-/// Whether a visible document has expired by `now` (one index probe).
-pub fn expiry_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<bool> {
-    use crate::db::schema::search_docs as d;
-    // Diesel's query builder (not raw SQL) on the concrete connection, so the statement
-    // is prepared once per connection: this runs at every public search.
-    let due: Option<i64> = crate::native!(conn, |c| d::table
-        .select(d::seq)
-        .filter(d::visible.eq(true))
-        .filter(d::expires_at.le(now))
-        .first(c)
-        .optional())?;
-    Ok(due.is_some())
-}
-
 /// A document as [`visible_hits`] reads it: a [`Hit`] with its public JSON form.
 type VisibleRow = (
     i64,
@@ -608,13 +605,13 @@ type VisibleRow = (
 );
 
 /// Up to `limit` documents of the whole public catalogue, newest first, before `before`
-/// (one index range, `search_docs_visible`); with their public JSON forms when
-/// `with_views`.
+/// (one index range, `search_docs_visible`); with their public JSON forms when `want`
+/// asks for them.
 pub fn visible_hits(
     conn: &mut DbConnection,
     before: Option<i64>,
     limit: i64,
-    with_views: bool,
+    want: Want,
 ) -> QueryResult<Vec<Hit>> {
     use crate::db::schema::search_docs as d;
     let before = before.unwrap_or(i64::MAX);
@@ -643,7 +640,8 @@ pub fn visible_hits(
                 category,
                 tags,
                 expires_at,
-                public_view: with_views.then_some(view),
+                public_view: want.views.then_some(view),
+                score: None,
             },
         )
         .collect())
@@ -678,7 +676,7 @@ pub struct Counted {
 
 /// The public catalogue's non-zero counts in the order of `facet_counts_top` (facet, then
 /// most frequent first, then by value), at most `limit` rows, and whether a visible
-/// document has expired by `now` (see [`expiry_due`]). One index range and one probe in
+/// document has expired by `now` (see [`probe`]). One index range and one probe in
 /// one statement, prepared once per connection, because this runs at every catalogue page.
 /// Facets sort `category`, `kind`, `tag`, so a limit of every possible category and kind
 /// plus `n` holds all of those and at least the `n` most frequent tags. (No counts: no

@@ -7,7 +7,7 @@
 use diesel::sql_types::{Array, BigInt, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
 
-use crate::search::query::{fielded, indexed, Counted, Expr, Field, Hit, Term};
+use crate::search::query::{fielded, indexed, Counted, Expr, Field, Hit, Term, Want};
 
 /// One term (a word, one of several words, or a prefix), each word with `qualifier` in
 /// front.
@@ -61,27 +61,57 @@ pub(super) fn query(expr: &Expr) -> String {
     parts.join(" & ")
 }
 
-/// See [`super::hits`].
+/// See [`super::hits`]. Scores are the weights of the fields holding every term, each
+/// tested on the document the row already holds.
 pub(super) fn hits(
     conn: &mut PgConnection,
-    query: &str,
+    expr: &Expr,
     before: i64,
     limit: i64,
-    with_views: bool,
+    want: Want,
 ) -> QueryResult<Vec<Hit>> {
-    let view = if with_views {
+    let view = if want.views {
         "public_view"
     } else {
         "NULL::text"
     };
-    diesel::sql_query(format!(
-        "SELECT seq, listing_id, kind, category, tags, expires_at, {view} AS public_view \
-         FROM search_docs WHERE doc @@ $1::tsquery AND seq < $2 ORDER BY seq DESC LIMIT $3"
+    let scored = want.scores && !expr.terms.is_empty();
+    let score = if scored {
+        let weighted: Vec<String> = Field::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                format!(
+                    "CASE WHEN doc @@ ${}::tsquery THEN {} ELSE 0 END",
+                    i + 4,
+                    field.weight()
+                )
+            })
+            .collect();
+        format!("({})", weighted.join(" + "))
+    } else {
+        "NULL::int".to_owned()
+    };
+    let mut statement = diesel::sql_query(format!(
+        "SELECT seq, listing_id, kind, category, tags, expires_at, {view} AS public_view, \
+         {score} AS score FROM search_docs \
+         WHERE doc @@ $1::tsquery AND seq < $2 ORDER BY seq DESC LIMIT $3"
     ))
-    .bind::<Text, _>(query)
+    .into_boxed::<diesel::pg::Pg>()
+    .bind::<Text, _>(query(expr))
     .bind::<BigInt, _>(before)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    .bind::<BigInt, _>(limit);
+    if scored {
+        for field in Field::ALL {
+            let within = Expr {
+                terms: expr.terms.clone(),
+                in_fields: vec![field],
+                ..Expr::default()
+            };
+            statement = statement.bind::<Text, _>(query(&within));
+        }
+    }
+    statement.load(conn)
 }
 
 /// See [`super::count`].

@@ -2,7 +2,7 @@
 //! words or prefixes), the fields and relevance tiers, the attribute tokens, and what a hit
 //! returns. The dialects (`sqlite.rs`, `postgres.rs`) render an [`Expr`] as their query.
 
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use diesel::QueryableByName;
 
 use chrono::NaiveDateTime;
@@ -157,6 +157,20 @@ pub struct Hit {
     /// The listing's public JSON form, when asked for.
     #[diesel(sql_type = Nullable<Text>)]
     pub public_view: Option<String>,
+    /// The relevance score (see [`tiers`]), when asked for and the engine gives it while
+    /// it reads the document (PostgreSQL; SQLite's full-text index cannot say which of its
+    /// columns matched without reading them).
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub score: Option<i32>,
+}
+
+/// What a search should return with each hit besides its attributes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Want {
+    /// The listing's public JSON form (a page's rows, not a sample to count).
+    pub views: bool,
+    /// The relevance score, where the engine gives it.
+    pub scores: bool,
 }
 
 /// What a count of matches answers: how many (at most the cap asked for) and the `seq` of

@@ -10,7 +10,7 @@
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryResult, RunQueryDsl, SqliteConnection};
 
-use crate::search::query::{fielded, Counted, Expr, Field, Hit, Term};
+use crate::search::query::{fielded, Counted, Expr, Field, Hit, Term, Want};
 
 fn quoted(tokens: &[String], op: &str) -> String {
     tokens
@@ -86,13 +86,14 @@ pub(super) fn hits(
     query: &str,
     before: i64,
     limit: i64,
-    with_views: bool,
+    want: Want,
 ) -> QueryResult<Vec<Hit>> {
-    let view = if with_views { "d.public_view" } else { "NULL" };
+    // No scores: which columns matched is not known without reading them.
+    let view = if want.views { "d.public_view" } else { "NULL" };
     diesel::sql_query(format!(
         "SELECT d.seq AS seq, d.listing_id AS listing_id, d.kind AS kind, \
          d.category AS category, d.tags AS tags, d.expires_at AS expires_at, \
-         {view} AS public_view \
+         {view} AS public_view, NULL AS score \
          FROM listings_fts JOIN search_docs AS d ON d.seq = listings_fts.rowid \
          WHERE listings_fts MATCH $1 AND listings_fts.rowid < $2 \
          ORDER BY listings_fts.rowid DESC LIMIT $3"

@@ -274,6 +274,114 @@ async fn relevance_pages_over_a_large_result_list_every_listing_once(backend: Ba
     assert_eq!(ids.len() as i64, expected, "every matching listing");
 }
 
+#[derive(diesel::QueryableByName)]
+struct Public {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    search_title: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    search_tags: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    search_body: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+}
+
+/// The public listings matching every term (as a word prefix) in relevance order, from
+/// the stored text: title 4, tags 2, description 1 for each field holding every term, ties
+/// newest first.
+fn relevance_truth(app: &TestApp, terms: &[&str]) -> Vec<String> {
+    let mut conn = app.pool.get().expect("connection");
+    let rows: Vec<Public> = diesel::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT l.id AS id, l.search_title AS search_title, l.search_tags AS search_tags, \
+             l.search_body AS search_body, d.seq AS seq FROM listings l \
+             JOIN orgs o ON o.id = l.org_id JOIN search_docs d ON d.listing_id = l.id \
+             WHERE l.status = 'published' AND o.status <> 'suspended' \
+             AND (l.expires_at IS NULL OR l.expires_at > CURRENT_TIMESTAMP)",
+        ),
+        &mut *conn,
+    )
+    .expect("public listings");
+    let holds = |text: &str| {
+        terms
+            .iter()
+            .all(|t| text.split(' ').any(|w| w.starts_with(t)))
+    };
+    let mut ranked: Vec<(i32, i64, String)> = rows
+        .into_iter()
+        .filter(|r| {
+            holds(&format!(
+                "{} {} {}",
+                r.search_title, r.search_tags, r.search_body
+            ))
+        })
+        .map(|r| {
+            let score = 4 * i32::from(holds(&r.search_title))
+                + 2 * i32::from(holds(&r.search_tags))
+                + i32::from(holds(&r.search_body));
+            (score, r.seq, r.id)
+        })
+        .collect();
+    ranked.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+    ranked.into_iter().map(|(_, _, id)| id).collect()
+}
+
+/// Every page of `q` by relevance, `limit` at a time, its ids in order.
+async fn relevance_pages(app: &TestApp, q: &str, limit: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..200 {
+        let query = match &cursor {
+            Some(c) => format!("q={}&limit={limit}&cursor={c}", enc(q)),
+            None => format!("q={}&limit={limit}", enc(q)),
+        };
+        let page = search(app, None, &query).await;
+        for item in page.body["items"].as_array().expect("items") {
+            ids.push(item["id"].as_str().expect("id").to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return ids,
+        }
+    }
+    panic!("the pages of {q:?} do not end");
+}
+
+async fn relevance_order_is_exact_inside_and_beyond_the_counted_sample(backend: Backend) {
+    // A sample of 20: the first page of a large result is mostly taken from the newest
+    // matches the counts read, its lower tiers reach beyond them.
+    let m = seeded(backend).await;
+    let app = &m.app;
+    for (q, terms) in [
+        ("schulung", vec!["schulung"]),
+        ("kunden", vec!["kunden"]),
+        ("kundenservice schulung", vec!["kundenservice", "schulung"]),
+        ("partner", vec!["partner"]),
+    ] {
+        let expected = relevance_truth(app, &terms);
+        assert!(!expected.is_empty(), "{q}: something to find");
+        for limit in [7, 50] {
+            assert_eq!(
+                relevance_pages(app, q, limit).await,
+                expected,
+                "{q}, {limit} per page: exactly the relevance order"
+            );
+        }
+        // The first page alone, as most searches end.
+        let first = search(app, None, &format!("q={}&limit=25", enc(q))).await;
+        let shown: Vec<&str> = first.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_str().expect("id"))
+            .collect();
+        let top: Vec<&str> = expected.iter().take(25).map(String::as_str).collect();
+        assert_eq!(shown, top, "{q}: the first page");
+    }
+}
+
 async fn short_terms_match_whole_words_only(backend: Backend) {
     let m = market(backend).await;
     let app = &m.app;
@@ -325,6 +433,7 @@ async fn short_terms_match_whole_words_only(backend: Backend) {
 }
 
 backends!(
+    relevance_order_is_exact_inside_and_beyond_the_counted_sample,
     whole_catalogue_counts_are_exact_and_follow_every_change,
     larger_results_are_exact_up_to_the_bounds_and_flagged_beyond,
     without_an_exact_count_totals_beyond_the_sample_are_estimated,
