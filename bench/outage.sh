@@ -42,8 +42,11 @@ psql="psql -h 127.0.0.1 -p $PG_PORT -U postgres"
 $psql -qc "CREATE DATABASE mutua_outage" postgres
 
 url="postgres://postgres@127.0.0.1:$PG_PORT/mutua_outage?sslmode=disable"
+# Every writer sends from this one address: without a write quota it never reaches, the
+# per-client write limit (300 a minute) would answer most of them 429.
 env DATABASE_URL="$url" MUTUA_DATA_DIR="$data" MUTUA_BIND="127.0.0.1:$PORT" RUST_LOG=warn \
     MUTUA_DB_BREAKER_OPEN_MS=500 MUTUA_LOGIN_PER_MINUTE=100000 MUTUA_REGISTER_PER_HOUR=100000 \
+    MUTUA_WRITE_LIMIT=1000000000 \
     "$BIN" serve > "$RESULTS/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
