@@ -251,26 +251,9 @@ async fn relevance_pages_over_a_large_result_list_every_listing_once(backend: Ba
         expected > SAMPLE,
         "a result larger than the sample: {expected}"
     );
-    let mut ids = BTreeSet::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let query = match &cursor {
-            Some(c) => format!("q={word}&limit=7&cursor={c}"),
-            None => format!("q={word}&limit=7"),
-        };
-        let page = search(app, None, &query).await;
-        for item in page.body["items"].as_array().expect("items") {
-            let id = item["id"].as_str().expect("id").to_owned();
-            assert!(ids.insert(id), "each listing once");
-        }
-        pages += 1;
-        match page.body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-        assert!(pages < 100, "the pages end");
-    }
+    let listed = relevance_pages(app, word, 7).await;
+    let ids: BTreeSet<&String> = listed.iter().collect();
+    assert_eq!(ids.len(), listed.len(), "each listing once");
     assert_eq!(ids.len() as i64, expected, "every matching listing");
 }
 
