@@ -207,37 +207,84 @@ async fn search_listings(
         sort,
         page,
     } = parse(params.into_inner())?;
-    let with_words = !query.terms.is_empty(); // only searches with words are expensive
-    let _slot = state.bulkheads.search.enter_if(with_words).await?;
     let request = page.resolve_position()?;
     let after = after_for(&request.after, sort)?;
     let limit = request.limit;
     let cache = state.catalogue_cache.clone();
     query.bounds = state.settings.search_bounds;
-    let (items, next_cursor, facets) = db::run(&state.pool, move |conn| {
-        let insider = private_access(conn, caller.0.as_ref(), &mut query)?;
-        let (rows, facets) = search(conn, &cache, query, sort, after, limit)?;
-        let (rows, next_cursor) = pagination::cut(rows, limit, |row| match sort {
-            SortOrder::Relevance => {
-                pagination::encode_position(Some(row.position.score as i64), row.position.seq)
+    // Only searches with words are expensive: they take a place in the bulkhead, and only
+    // once the result cache could not answer them (a cached answer costs what a page
+    // costs).
+    let with_words = !query.terms.is_empty();
+    // The query with its caller, until `private_access` has checked it (then: with whether
+    // the caller sees private fields).
+    let caller = caller.0;
+    let todo: Result<(CatalogueQuery, bool), (CatalogueQuery, Option<Principal>)> =
+        if !with_words || cache.enabled() {
+            let cache = cache.clone();
+            let (found, query, insider) = db::run(&state.pool, move |conn| {
+                let insider = private_access(conn, caller.as_ref(), &mut query)?;
+                let found = search(conn, &cache, query.clone(), sort, after, limit, !with_words)?;
+                let found = match found {
+                    Some(found) => Some(answer(conn, found, insider, sort, limit)?),
+                    None => None,
+                };
+                Ok((found, query, insider))
+            })
+            .await?;
+            if let Some((items, next_cursor, facets)) = found {
+                return Ok(HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(page_json(&items, &next_cursor, &facets)?));
             }
-            SortOrder::Newest => pagination::encode_position(None, row.position.seq),
-        });
-        let items = if insider {
-            // With moderation details and pending changes: from the listings themselves.
-            listing_search::listings_of(conn, &rows)?
-                .iter()
-                .map(|l| to_json(&l.view(true)?))
-                .collect::<ApiResult<Vec<String>>>()?
+            Ok((query, insider))
         } else {
-            rows.into_iter().map(|row| row.public_view).collect()
+            Err((query, caller))
         };
-        Ok((items, next_cursor, facets))
+    let _slot = state.bulkheads.search.enter().await?;
+    let (items, next_cursor, facets) = db::run(&state.pool, move |conn| {
+        let (query, insider) = match todo {
+            Ok(checked) => checked,
+            Err((mut query, caller)) => {
+                let insider = private_access(conn, caller.as_ref(), &mut query)?;
+                (query, insider)
+            }
+        };
+        let found = search(conn, &cache, query, sort, after, limit, true)?
+            .ok_or_else(|| ApiError::Internal("a computed search gave no answer".into()))?;
+        answer(conn, found, insider, sort, limit)
     })
     .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(page_json(&items, &next_cursor, &facets)?))
+}
+
+/// A page's items (as JSON), its next cursor and its facets, from the rows found (`limit`
+/// and one more) and whether the caller sees private fields.
+fn answer(
+    conn: &mut DbConnection,
+    (rows, facets): (Vec<PageRow>, Facets),
+    insider: bool,
+    sort: SortOrder,
+    limit: i64,
+) -> ApiResult<(Vec<String>, Option<String>, Facets)> {
+    let (rows, next_cursor) = pagination::cut(rows, limit, |row| match sort {
+        SortOrder::Relevance => {
+            pagination::encode_position(Some(row.position.score as i64), row.position.seq)
+        }
+        SortOrder::Newest => pagination::encode_position(None, row.position.seq),
+    });
+    let items = if insider {
+        // With moderation details and pending changes: from the listings themselves.
+        listing_search::listings_of(conn, &rows)?
+            .iter()
+            .map(|l| to_json(&l.view(true)?))
+            .collect::<ApiResult<Vec<String>>>()?
+    } else {
+        rows.into_iter().map(|row| row.public_view).collect()
+    };
+    Ok((items, next_cursor, facets))
 }
 
 fn to_json(value: &impl Serialize) -> ApiResult<String> {
@@ -281,7 +328,8 @@ fn after_for(cursor: &Option<(Option<i64>, i64)>, sort: SortOrder) -> ApiResult<
 }
 
 /// One page (plus one) with its facets: from the result cache when a public search was
-/// computed for the current catalogue version, else computed (and cached if public).
+/// computed for the current catalogue version, else computed (and cached if public) —
+/// unless `compute` is false, which answers `None` instead.
 fn search(
     conn: &mut DbConnection,
     cache: &CatalogueCache,
@@ -289,8 +337,13 @@ fn search(
     sort: SortOrder,
     after: Option<Position>,
     limit: i64,
-) -> ApiResult<(Vec<PageRow>, Facets)> {
+    compute: bool,
+) -> ApiResult<Option<(Vec<PageRow>, Facets)>> {
     let public = query.public_only && query.statuses == [ListingStatus::Published.as_str()];
+    let cacheable = public && cache.enabled();
+    if !compute && !cacheable {
+        return Ok(None);
+    }
     // Everything that decides the answer, except the time (see catalogue_cache).
     let key = format!("{query:?}|{sort:?}|{after:?}|{limit}");
     let at = now();
@@ -313,7 +366,7 @@ fn search(
         }
         seqs = Some(range);
     }
-    let version = if public && cache.enabled() {
+    let version = if cacheable {
         Some(catalogue_state::version(conn)?)
     } else {
         None
@@ -321,8 +374,11 @@ fn search(
     if let Some(hit) = version.and_then(|v| cache.get(&key, v, at)) {
         let rows = listing_search::rows_at(conn, &hit.page)?;
         if rows.len() == hit.page.len() {
-            return Ok((rows, hit.facets));
+            return Ok(Some((rows, hit.facets)));
         }
+    }
+    if !compute {
+        return Ok(None);
     }
     // Counts first: the page reuses what they found (see `listing_search::page`).
     let relevance = sort == SortOrder::Relevance;
@@ -349,7 +405,7 @@ fn search(
         };
         cache.put(key, computed);
     }
-    Ok((rows, facets))
+    Ok(Some((rows, facets)))
 }
 
 /// Takes the listings whose expiry has passed by `at` out of the public catalogue.

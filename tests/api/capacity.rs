@@ -77,6 +77,17 @@ async fn searches_beyond_the_bulkhead_get_503_while_cheap_requests_pass(backend:
     served.expect(200);
     // The slots come back: a search alone runs.
     search().await.expect(200);
+    // A search the result cache answers is cheap: it passes a full bulkhead, while one it
+    // cannot answer is still refused.
+    let running = app.bulkheads.search.enter().await.expect("the only slot");
+    let cached = search().await;
+    cached.expect(200);
+    assert_eq!(cached.body["items"], served.body["items"]);
+    assert_bulkhead_refusal(
+        &app.get("/api/v1/listings?q=seminarraum", None).await,
+        "searches",
+    );
+    drop(running);
 }
 
 async fn matches_beyond_the_bulkhead_get_503(backend: Backend) {
