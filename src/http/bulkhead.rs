@@ -58,21 +58,12 @@ impl Bulkhead {
             ))),
         }
     }
-
-    /// [`enter`](Self::enter) only when `expensive`; else a slot that holds nothing.
-    pub async fn enter_if(&self, expensive: bool) -> Result<Slot, ApiError> {
-        if expensive {
-            self.enter().await
-        } else {
-            Ok(Slot(None))
-        }
-    }
 }
 
 /// The bulkheads of the application, one per expensive class.
 #[derive(Debug, Clone)]
 pub struct Bulkheads {
-    /// Catalogue searches with words (`GET /listings?q=…`).
+    /// Catalogue searches with words (`GET /listings?q=…`) the result cache cannot answer.
     pub search: Bulkhead,
     /// Both matches endpoints.
     pub matches: Bulkhead,
@@ -93,10 +84,6 @@ mod tests {
         drop(held);
         let again = bulkhead.enter().await;
         assert!(again.is_ok(), "a freed slot is taken again");
-        assert!(
-            bulkhead.enter_if(false).await.is_ok(),
-            "cheap requests pass a full bulkhead"
-        );
     }
 
     #[actix_web::test]

@@ -192,7 +192,7 @@ fn parse(pairs: Vec<(String, String)>) -> Result<Parsed, ApiError> {
         (status = 200, description = "One page with facets", body = CataloguePage),
         (status = 400, description = "Bad parameter, limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Non-published statuses asked for without being that organisation", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many searches with words at once (or the database is unreachable); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many searches with words at once that the result cache cannot answer (or the database is unreachable); `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = []))
 )]
