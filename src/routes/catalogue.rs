@@ -232,17 +232,15 @@ async fn search_listings(
                 Ok((found, query, insider))
             })
             .await?;
-            if let Some((items, next_cursor, facets)) = found {
-                return Ok(HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(page_json(&items, &next_cursor, &facets)?));
+            if let Some(found) = found {
+                return page_response(found);
             }
             Ok((query, insider))
         } else {
             Err((query, caller))
         };
     let _slot = state.bulkheads.search.enter().await?;
-    let (items, next_cursor, facets) = db::run(&state.pool, move |conn| {
+    let found = db::run(&state.pool, move |conn| {
         let (query, insider) = match todo {
             Ok(checked) => checked,
             Err((mut query, caller)) => {
@@ -255,6 +253,13 @@ async fn search_listings(
         answer(conn, found, insider, sort, limit)
     })
     .await?;
+    page_response(found)
+}
+
+/// The 200 of a page: its items (as JSON), its next cursor and its facets.
+fn page_response(
+    (items, next_cursor, facets): (Vec<String>, Option<String>, Facets),
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(page_json(&items, &next_cursor, &facets)?))
