@@ -437,7 +437,8 @@ pub fn catalogue_facets(
         tags: vec![],
     };
     let limit = ListingKind::ALL.len() + ListingCategory::ALL.len() + TOP_TAGS;
-    let (counts, due) = search::catalogue_counts(conn, limit as i64, now)?;
+    let (counts, expiry) = search::catalogue_counts(conn, limit as i64)?;
+    let due = expiry.is_some_and(|at| at <= now);
     for counted in counts {
         let value = FacetCount {
             value: counted.value,

@@ -365,8 +365,8 @@ fn search(
             counted = Some(Counting::of(facets));
         }
     } else if query.public_only {
-        let (due, range) = search::probe(conn, Some(at))?;
-        if due {
+        let (expiry, range) = search::probe(conn)?;
+        if expiry.is_some_and(|expiry| expiry <= at) {
             sweep_expired(conn, at)?;
         }
         seqs = Some(range);

@@ -202,36 +202,46 @@ pub fn count(conn: &mut DbConnection, expr: &Expr, cap: i64) -> QueryResult<(i64
     }
 }
 
-/// The lowest and highest `seq` of all documents.
-pub fn seq_range(conn: &mut DbConnection) -> QueryResult<Option<(i64, i64)>> {
-    Ok(probe(conn, None)?.1)
+/// The earliest expiry among the visible documents, as a scalar subquery (one end of
+/// `search_docs_expiry`; no parameter, see [`probe`]).
+macro_rules! next_expiry {
+    () => {
+        crate::db::schema::search_docs::table
+            .filter(crate::db::schema::search_docs::visible)
+            .select(diesel::dsl::min(crate::db::schema::search_docs::expires_at))
+            .single_value()
+    };
 }
 
-/// Whether a visible document has expired by `now` (when given; see [`sweep_expired`]) and
-/// the lowest and highest `seq` of all documents: what a public search asks first, in one
-/// statement, built with diesel's query builder (not raw SQL) on the concrete connection so
-/// that it is prepared once per connection. Each part is one end of an index.
-pub fn probe(
-    conn: &mut DbConnection,
-    now: Option<NaiveDateTime>,
-) -> QueryResult<(bool, Option<(i64, i64)>)> {
+/// The lowest and highest `seq` of all documents (none without documents).
+pub type SeqRange = Option<(i64, i64)>;
+
+/// The lowest and highest `seq` of all documents.
+pub fn seq_range(conn: &mut DbConnection) -> QueryResult<SeqRange> {
+    Ok(probe(conn)?.1)
+}
+
+/// The earliest expiry among the visible documents (whether one is due is that compared
+/// with the time, see [`sweep_expired`]) and the lowest and highest `seq` of all
+/// documents: what a public search asks first, in one statement, built with diesel's query
+/// builder (not raw SQL) on the concrete connection so that it is prepared once per
+/// connection. Each part is one end of an index. The statement has no parameters, so
+/// PostgreSQL's generic plan for it cannot be worse than its first ones (a bound time or
+/// `visible = $1` let it choose a scan of the whole table for "is any expired?", 50 ms a
+/// search, once a fresh `ANALYZE` had changed its estimates).
+pub fn probe(conn: &mut DbConnection) -> QueryResult<(Option<NaiveDateTime>, SeqRange)> {
     use crate::db::schema::search_docs as d;
-    use diesel::dsl::{exists, max, min};
-    // Without a time, one before any listing could expire (the answer is not used).
-    let now = now.unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
-    let (due, low, high): (bool, Option<i64>, Option<i64>) = crate::native!(conn, |c| {
-        diesel::select((
-            exists(
-                d::table
-                    .filter(d::visible.eq(true))
-                    .filter(d::expires_at.le(now)),
-            ),
-            d::table.select(min(d::seq)).single_value(),
-            d::table.select(max(d::seq)).single_value(),
-        ))
-        .get_result(c)
-    })?;
-    Ok((due, low.zip(high)))
+    use diesel::dsl::{max, min};
+    let (expiry, low, high): (Option<NaiveDateTime>, Option<i64>, Option<i64>) =
+        crate::native!(conn, |c| {
+            diesel::select((
+                next_expiry!(),
+                d::table.select(min(d::seq)).single_value(),
+                d::table.select(max(d::seq)).single_value(),
+            ))
+            .get_result(c)
+        })?;
+    Ok((expiry, low.zip(high)))
 }
 
 /// A listing as its search document holds it (text folded by [`fold`]).
@@ -616,7 +626,7 @@ pub fn visible_hits(
     use crate::db::schema::search_docs as d;
     let before = before.unwrap_or(i64::MAX);
     let rows: Vec<VisibleRow> = crate::native!(conn, |c| d::table
-        .filter(d::visible.eq(true))
+        .filter(d::visible)
         .filter(d::seq.lt(before))
         .order(d::seq.desc())
         .limit(limit)
@@ -675,30 +685,25 @@ pub struct Counted {
 }
 
 /// The public catalogue's non-zero counts in the order of `facet_counts_top` (facet, then
-/// most frequent first, then by value), at most `limit` rows, and whether a visible
-/// document has expired by `now` (see [`probe`]). One index range and one probe in
-/// one statement, prepared once per connection, because this runs at every catalogue page.
+/// most frequent first, then by value), at most `limit` rows, and the earliest expiry
+/// among the visible documents (see [`probe`]). One index range and one probe in one
+/// statement, prepared once per connection, because this runs at every catalogue page.
 /// Facets sort `category`, `kind`, `tag`, so a limit of every possible category and kind
 /// plus `n` holds all of those and at least the `n` most frequent tags. (No counts: no
-/// visible document, so none is due.)
+/// visible document, so none expires.)
 pub fn catalogue_counts(
     conn: &mut DbConnection,
     limit: i64,
-    now: NaiveDateTime,
-) -> QueryResult<(Vec<Counted>, bool)> {
-    use crate::db::schema::{facet_counts as f, search_docs as d};
-    let due = diesel::dsl::exists(
-        d::table
-            .filter(d::visible.eq(true))
-            .filter(d::expires_at.le(now)),
-    );
-    let counts: Vec<(String, String, i64, bool)> = crate::native!(conn, |c| f::table
-        .select((f::facet, f::value, f::count, due))
-        .filter(f::count.gt(0))
-        .order((f::facet.asc(), f::count.desc(), f::value.asc()))
-        .limit(limit)
-        .load(c))?;
-    let due = counts.first().is_some_and(|row| row.3);
+) -> QueryResult<(Vec<Counted>, Option<NaiveDateTime>)> {
+    use crate::db::schema::facet_counts as f;
+    let counts: Vec<(String, String, i64, Option<NaiveDateTime>)> =
+        crate::native!(conn, |c| f::table
+            .select((f::facet, f::value, f::count, next_expiry!()))
+            .filter(f::count.gt(0))
+            .order((f::facet.asc(), f::count.desc(), f::value.asc()))
+            .limit(limit)
+            .load(c))?;
+    let expiry = counts.first().and_then(|row| row.3);
     let counts = counts
         .into_iter()
         .map(|(facet, value, count, _)| Counted {
@@ -707,7 +712,7 @@ pub fn catalogue_counts(
             count,
         })
         .collect();
-    Ok((counts, due))
+    Ok((counts, expiry))
 }
 
 #[cfg(test)]
