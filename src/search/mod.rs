@@ -202,12 +202,31 @@ pub fn count(conn: &mut DbConnection, expr: &Expr, cap: i64) -> QueryResult<(i64
     }
 }
 
+/// Runs `$body` on the concrete connection (as `crate::native!`) with `$visible` the test
+/// "the document is visible" as each planner needs it to use an index and keep a good
+/// plan: SQLite uses an index only for an equality (`visible = ?`); PostgreSQL's generic
+/// plan of a prepared statement must not depend on a parameter (`visible` alone).
+macro_rules! with_visible {
+    ($conn:expr, |$c:ident, $visible:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => {
+                let $visible = crate::db::schema::search_docs::visible.eq(true);
+                $body
+            }
+            $crate::db::DbConnection::Pg($c) => {
+                let $visible = crate::db::schema::search_docs::visible;
+                $body
+            }
+        }
+    };
+}
+
 /// The earliest expiry among the visible documents, as a scalar subquery (one end of
-/// `search_docs_expiry`; no parameter, see [`probe`]).
+/// `search_docs_expiry`; no time in it, see [`probe`]).
 macro_rules! next_expiry {
-    () => {
+    ($visible:expr) => {
         crate::db::schema::search_docs::table
-            .filter(crate::db::schema::search_docs::visible)
+            .filter($visible)
             .select(diesel::dsl::min(crate::db::schema::search_docs::expires_at))
             .single_value()
     };
@@ -225,17 +244,17 @@ pub fn seq_range(conn: &mut DbConnection) -> QueryResult<SeqRange> {
 /// with the time, see [`sweep_expired`]) and the lowest and highest `seq` of all
 /// documents: what a public search asks first, in one statement, built with diesel's query
 /// builder (not raw SQL) on the concrete connection so that it is prepared once per
-/// connection. Each part is one end of an index. The statement has no parameters, so
-/// PostgreSQL's generic plan for it cannot be worse than its first ones (a bound time or
-/// `visible = $1` let it choose a scan of the whole table for "is any expired?", 50 ms a
-/// search, once a fresh `ANALYZE` had changed its estimates).
+/// connection. Each part is one end of an index. The statement has no time in it, and on
+/// PostgreSQL no parameter at all, so its generic plan cannot be worse than its first ones
+/// (with a bound time and `visible = $1` it chose a scan of the whole table for "is any
+/// expired?", 50 ms a search, once a fresh `ANALYZE` had changed its estimates).
 pub fn probe(conn: &mut DbConnection) -> QueryResult<(Option<NaiveDateTime>, SeqRange)> {
     use crate::db::schema::search_docs as d;
     use diesel::dsl::{max, min};
     let (expiry, low, high): (Option<NaiveDateTime>, Option<i64>, Option<i64>) =
-        crate::native!(conn, |c| {
+        with_visible!(conn, |c, visible| {
             diesel::select((
-                next_expiry!(),
+                next_expiry!(visible),
                 d::table.select(min(d::seq)).single_value(),
                 d::table.select(max(d::seq)).single_value(),
             ))
@@ -625,8 +644,8 @@ pub fn visible_hits(
 ) -> QueryResult<Vec<Hit>> {
     use crate::db::schema::search_docs as d;
     let before = before.unwrap_or(i64::MAX);
-    let rows: Vec<VisibleRow> = crate::native!(conn, |c| d::table
-        .filter(d::visible)
+    let rows: Vec<VisibleRow> = with_visible!(conn, |c, visible| d::table
+        .filter(visible)
         .filter(d::seq.lt(before))
         .order(d::seq.desc())
         .limit(limit)
@@ -697,8 +716,8 @@ pub fn catalogue_counts(
 ) -> QueryResult<(Vec<Counted>, Option<NaiveDateTime>)> {
     use crate::db::schema::facet_counts as f;
     let counts: Vec<(String, String, i64, Option<NaiveDateTime>)> =
-        crate::native!(conn, |c| f::table
-            .select((f::facet, f::value, f::count, next_expiry!()))
+        with_visible!(conn, |c, visible| f::table
+            .select((f::facet, f::value, f::count, next_expiry!(visible)))
             .filter(f::count.gt(0))
             .order((f::facet.asc(), f::count.desc(), f::value.asc()))
             .limit(limit)
