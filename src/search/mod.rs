@@ -527,27 +527,15 @@ pub fn public_views(
     conn: &mut DbConnection,
     seqs: &[i64],
 ) -> QueryResult<std::collections::HashMap<i64, String>> {
-    #[derive(QueryableByName)]
-    struct View {
-        #[diesel(sql_type = BigInt)]
-        seq: i64,
-        #[diesel(sql_type = Text)]
-        public_view: String,
-    }
+    use crate::db::schema::search_docs as d;
     if seqs.is_empty() {
         return Ok(Default::default());
     }
-    let marks: Vec<String> = (1..=seqs.len()).map(|i| format!("${i}")).collect();
-    let mut statement = diesel::sql_query(format!(
-        "SELECT seq, public_view FROM search_docs WHERE seq IN ({})",
-        marks.join(", ")
-    ))
-    .into_boxed::<MultiBackend>();
-    for seq in seqs {
-        statement = statement.bind::<BigInt, _>(*seq);
-    }
-    let views: Vec<View> = statement.load(conn)?;
-    Ok(views.into_iter().map(|v| (v.seq, v.public_view)).collect())
+    let views: Vec<(i64, String)> = crate::native!(conn, |c| d::table
+        .filter(d::seq.eq_any(seqs))
+        .select((d::seq, d::public_view))
+        .load(c))?;
+    Ok(views.into_iter().collect())
 }
 
 /// Removes a listing's search document.
@@ -693,13 +681,10 @@ pub fn sweep_expired(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult
 }
 
 /// One facet value and its count in `facet_counts`.
-#[derive(Debug, Clone, PartialEq, QueryableByName)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Counted {
-    #[diesel(sql_type = Text)]
     pub facet: String,
-    #[diesel(sql_type = Text)]
     pub value: String,
-    #[diesel(sql_type = BigInt)]
     pub count: i64,
 }
 

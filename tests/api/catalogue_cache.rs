@@ -18,7 +18,13 @@ use crate::market::{
 };
 
 /// `POST /moderation/orgs/{org}/{action}` (`suspend` or `unsuspend`); answers the new status.
-async fn moderate_org(app: &TestApp, moderator: &TestUser, org: &str, action: &str, to: &str) {
+pub(crate) async fn moderate_org(
+    app: &TestApp,
+    moderator: &TestUser,
+    org: &str,
+    action: &str,
+    to: &str,
+) {
     let resp = app
         .post(
             &format!("/api/v1/moderation/orgs/{org}/{action}"),

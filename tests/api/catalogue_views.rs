@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::backends;
 use crate::catalogue::{listing, market, publish_with, search, Market};
+use crate::catalogue_cache::moderate_org;
 use crate::helpers::{Backend, TestUser};
 
 backends!(a_catalogue_item_is_the_listing_as_reading_it_by_id_shows_it);
@@ -103,14 +104,8 @@ async fn a_catalogue_item_is_the_listing_as_reading_it_by_id_shows_it(backend: B
     check(&m, &id, "expiry and trial changed").await;
 
     // Suspended and reinstated: out of the catalogue, then back as it was.
-    for action in ["suspend", "unsuspend"] {
-        app.post(
-            &format!("/api/v1/moderation/orgs/{}/{action}", m.org),
-            Some(&m.moderator.access),
-            json!({ "reason": "Prüfung eines Berichts" }),
-        )
-        .await
-        .expect(200);
+    for (action, to) in [("suspend", "suspended"), ("unsuspend", "active")] {
+        moderate_org(app, &m.moderator, &m.org, action, to).await;
         if action == "suspend" {
             assert_eq!(
                 item(&m, None, &format!("org_id={}", m.org), &id).await,

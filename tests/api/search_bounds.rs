@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::backends;
 use crate::catalogue::{listing, market, market_with, publish_with, search, Market};
+use crate::catalogue_cache::moderate_org;
 use crate::helpers::{enc, Backend, TestApp};
 
 /// Small bounds, so a few hundred seeded listings exceed them.
@@ -103,14 +104,8 @@ async fn whole_catalogue_counts_are_exact_and_follow_every_change(backend: Backe
     };
     let of_org = truth(app, &format!("l.org_id = '{org}'"));
     assert!(of_org > 0);
-    for action in ["suspend", "unsuspend"] {
-        app.post(
-            &format!("/api/v1/moderation/orgs/{org}/{action}"),
-            Some(&m.moderator.access),
-            json!({ "reason": "Prüfung eines Berichts" }),
-        )
-        .await
-        .expect(200);
+    for (action, to) in [("suspend", "suspended"), ("unsuspend", "active")] {
+        moderate_org(app, &m.moderator, &org, action, to).await;
         let total = check(action).await;
         let expected = if action == "suspend" {
             seeded_total - of_org
@@ -403,14 +398,8 @@ async fn short_terms_match_whole_words_only(backend: Backend) {
     );
     // Suspending and reinstating the organisation rewrites the document's attributes
     // (PostgreSQL rebuilds its lexemes from the stored words, long ones cut as well).
-    for (action, expected) in [("suspend", 0), ("unsuspend", 1)] {
-        app.post(
-            &format!("/api/v1/moderation/orgs/{}/{action}", m.org),
-            Some(&m.moderator.access),
-            json!({ "reason": "Prüfung eines Berichts" }),
-        )
-        .await
-        .expect(200);
+    for (action, to, expected) in [("suspend", "suspended", 0), ("unsuspend", "active", 1)] {
+        moderate_org(app, &m.moderator, &m.org, action, to).await;
         assert_eq!(found("kaf").await, expected, "after {action}");
     }
 }
