@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::db::{DbConnection, MultiBackend};
@@ -462,35 +462,6 @@ pub fn index(
         doc.org_id,
         doc.tags,
     );
-    let columns = "org_id = $1, status = $2, kind = $3, category = $4, industry = $5, \
-                   region = $6, trial_available = $7, tags = $8, expires_at = $9, visible = $10, \
-                   public_view = $11";
-    let statement = match old {
-        Some(_) => format!("UPDATE search_docs SET {columns} WHERE listing_id = $12 RETURNING seq"),
-        None => "INSERT INTO search_docs (org_id, status, kind, category, industry, region, \
-                 trial_available, tags, expires_at, visible, public_view, listing_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq"
-            .to_owned(),
-    };
-    #[derive(QueryableByName)]
-    struct Seq {
-        #[diesel(sql_type = BigInt)]
-        seq: i64,
-    }
-    let Seq { seq } = diesel::sql_query(statement)
-        .bind::<Text, _>(doc.org_id)
-        .bind::<Text, _>(doc.status)
-        .bind::<Text, _>(doc.kind)
-        .bind::<Text, _>(doc.category)
-        .bind::<Text, _>(doc.industry)
-        .bind::<Nullable<Text>, _>(doc.region)
-        .bind::<Bool, _>(doc.trial)
-        .bind::<Text, _>(doc.tags)
-        .bind::<Nullable<Timestamp>, _>(doc.expires_at)
-        .bind::<Bool, _>(visible)
-        .bind::<Text, _>(doc.public_view)
-        .bind::<Text, _>(doc.listing_id)
-        .get_result(conn)?;
     let (title, tags, body) = (
         indexed(doc.title_words),
         indexed(doc.tag_words),
@@ -498,9 +469,77 @@ pub fn index(
     );
     let words = [title.as_str(), tags.as_str(), body.as_str()];
     record_words(conn, words)?;
+    // PostgreSQL's tsvector is a column of the document, written by the same statement, so
+    // a document is one row version (writing it afterwards doubled a bulk load's table).
+    let pg = matches!(conn, DbConnection::Pg(_));
+    let mut columns = vec![
+        "org_id",
+        "status",
+        "kind",
+        "category",
+        "industry",
+        "region",
+        "trial_available",
+        "tags",
+        "expires_at",
+        "visible",
+        "public_view",
+    ];
+    let mut values: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    if pg {
+        columns.push("doc");
+        values.push("array_to_tsvector($13)".to_owned());
+    }
+    let statement = match old {
+        Some(_) => {
+            let set: Vec<String> = columns
+                .iter()
+                .zip(&values)
+                .map(|(column, value)| format!("{column} = {value}"))
+                .collect();
+            format!(
+                "UPDATE search_docs SET {} WHERE listing_id = $12 RETURNING seq",
+                set.join(", ")
+            )
+        }
+        None => format!(
+            "INSERT INTO search_docs ({}, listing_id) VALUES ({}, $12) RETURNING seq",
+            columns.join(", "),
+            values.join(", ")
+        ),
+    };
+    #[derive(QueryableByName)]
+    struct Seq {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+    macro_rules! with_columns {
+        ($statement:expr) => {
+            diesel::sql_query($statement)
+                .bind::<Text, _>(doc.org_id)
+                .bind::<Text, _>(doc.status)
+                .bind::<Text, _>(doc.kind)
+                .bind::<Text, _>(doc.category)
+                .bind::<Text, _>(doc.industry)
+                .bind::<Nullable<Text>, _>(doc.region)
+                .bind::<Bool, _>(doc.trial)
+                .bind::<Text, _>(doc.tags)
+                .bind::<Nullable<Timestamp>, _>(doc.expires_at)
+                .bind::<Bool, _>(visible)
+                .bind::<Text, _>(doc.public_view)
+                .bind::<Text, _>(doc.listing_id)
+        };
+    }
     match conn {
-        DbConnection::Sqlite(c) => sqlite::write(c, seq, old.is_some(), words, &attrs)?,
-        DbConnection::Pg(c) => postgres::write(c, seq, words, &attrs)?,
+        DbConnection::Sqlite(c) => {
+            let Seq { seq } = with_columns!(statement).get_result(c)?;
+            sqlite::write(c, seq, old.is_some(), words, &attrs)?;
+        }
+        DbConnection::Pg(c) => {
+            with_columns!(statement)
+                .bind::<Array<Text>, _>(postgres::lexemes(words, &attrs))
+                .get_result::<Seq>(c)?;
+        }
     }
     if visible {
         changes.add(doc.kind, doc.category, doc.tags, 1);

@@ -131,7 +131,7 @@ pub(super) fn count(
 }
 
 /// The lexemes of a document.
-fn lexemes(words: [&str; 3], attrs: &str) -> Vec<String> {
+pub(super) fn lexemes(words: [&str; 3], attrs: &str) -> Vec<String> {
     let mut out: Vec<String> = words
         .iter()
         .flat_map(|w| w.split(' '))
