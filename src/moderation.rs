@@ -9,8 +9,10 @@ use crate::db::schema::{orgs, sessions, users};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::models::catalogue_state;
+use crate::models::effects::emit;
+use crate::models::event::Event;
 use crate::models::listing::lifecycle::{self, Action, Actor, Transition};
-use crate::models::listing::{self, store, Listing};
+use crate::models::listing::{self, store, Listing, ListingStatus};
 use crate::models::modlog::ModAction;
 use crate::models::now;
 use crate::models::org::Org;
@@ -27,6 +29,7 @@ pub fn decide_listing(
 ) -> Result<Listing, ApiError> {
     let current = listing::lock(conn, id)?;
     let logged = ModAction::decide_listing(&actor.id, id, &action, note.as_deref());
+    let action_taken = action.clone();
     let updated = match lifecycle::transition(&current, Actor::Moderator, action, now())? {
         Transition::Update(update) => store::apply(conn, &current, None, &update)?,
         Transition::Delete => {
@@ -38,7 +41,23 @@ pub fn decide_listing(
     if let Some(entry) = logged {
         entry.record(conn)?;
     }
+    tell_owner(conn, current.status, &action_taken, &updated)?;
     Ok(updated)
+}
+
+/// The event a stored listing action tells the listing's organisation of, with the listing
+/// as its members see it (the change's last write).
+pub fn tell_owner(
+    conn: &mut DbConnection,
+    before: ListingStatus,
+    action: &Action,
+    listing: &Listing,
+) -> Result<(), ApiError> {
+    if let Some(event_type) = lifecycle::event_of(before, action) {
+        let event = Event::new(&listing.org_id, event_type, &listing.view(true)?)?;
+        emit(conn, event)?;
+    }
+    Ok(())
 }
 
 /// Suspends or reinstates an organisation: while suspended its listings leave search and

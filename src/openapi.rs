@@ -27,6 +27,7 @@ use crate::models::proposal::store::Direction;
         (name = "moderation", description = "Review queue, decisions, suspensions and the public moderation log"),
         (name = "proposals", description = "Negotiating mutual-benefit exchanges: proposals and their immutable revisions"),
         (name = "agreements", description = "Agreements, their completion, endorsements, reciprocity balances and partner histories"),
+        (name = "events", description = "An organisation's event feed: every change it cares about, in commit order"),
         (name = "reports", description = "Reports of abuse and their outcomes"),
         (name = "transparency", description = "The public, append-only agreement log: signed checkpoints, entries and RFC 9162 proofs"),
         (name = "admin", description = "Platform administration"),

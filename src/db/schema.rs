@@ -356,6 +356,26 @@ diesel::joinable!(proposal_revisions -> proposals (proposal_id));
 diesel::joinable!(agreement_items -> agreements (agreement_id));
 diesel::joinable!(endorsements -> agreements (agreement_id));
 
+diesel::table! {
+    event_state (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        org_id -> Text,
+        event_type -> Text,
+        created_at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::joinable!(events -> orgs (org_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -384,4 +404,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_leaves,
     log_hashes,
     log_signing_keys,
+    event_state,
+    events,
 );

@@ -173,13 +173,14 @@ impl ApiKey {
         query.order(api_keys::id.asc()).limit(limit).load(conn)
     }
 
-    /// Revokes an active key of the organisation; 0 means no such active key there.
+    /// Revokes an active key of the organisation and returns it as revoked; `None` means no
+    /// such active key there.
     pub fn revoke(
         conn: &mut DbConnection,
         org_id: &str,
         id: &str,
         at: NaiveDateTime,
-    ) -> QueryResult<usize> {
+    ) -> QueryResult<Option<ApiKey>> {
         diesel::update(
             api_keys::table
                 .filter(api_keys::id.eq(id))
@@ -187,7 +188,8 @@ impl ApiKey {
                 .filter(api_keys::revoked_at.is_null()),
         )
         .set(api_keys::revoked_at.eq(at))
-        .execute(conn)
+        .get_result(conn)
+        .optional()
     }
 
     /// Resolves an active key by its hash, with its organisation's status.

@@ -7,6 +7,7 @@ pub mod block;
 pub mod catalogue_state;
 pub mod effects;
 pub mod endorsement;
+pub mod event;
 pub mod idempotency;
 pub mod invitation;
 pub mod listing;

@@ -18,6 +18,8 @@ use crate::http::validate::Checks;
 use crate::models::agreement::lifecycle::{self, Action, Outcome};
 use crate::models::agreement::store::{log_entries_of, AgreementFilter};
 use crate::models::agreement::{Agreement, AgreementStatus, AgreementView, LogEntryRef};
+use crate::models::effects::emit;
+use crate::models::event::{Event, EventType};
 use crate::models::now;
 
 /// Routes of this module.
@@ -231,12 +233,27 @@ async fn act(
                 || ApiError::Forbidden("only the two parties may act on an agreement".into()),
             )?;
             let at = now();
-            let stored = match lifecycle::transition(agreement.state(), side, action)? {
-                Outcome::Confirmed { completed } => agreement.confirm(conn, side, completed, at)?,
-                Outcome::Cancelled => agreement.cancel(conn, side, &reason, at)?,
+            let (stored, event_type) = match lifecycle::transition(agreement.state(), side, action)?
+            {
+                Outcome::Confirmed { completed } => (
+                    agreement.confirm(conn, side, completed, at)?,
+                    if completed {
+                        EventType::AgreementCompleted
+                    } else {
+                        EventType::AgreementConfirmed
+                    },
+                ),
+                Outcome::Cancelled => (
+                    agreement.cancel(conn, side, &reason, at)?,
+                    EventType::AgreementCancelled,
+                ),
             };
             let entries = stored.log_entries(conn)?;
-            stored.view(true, entries)
+            let view = stored.view(true, entries)?;
+            // Both parties see the parties' view (terms and salt included).
+            let parties = [stored.from_org_id.as_str(), stored.to_org_id.as_str()];
+            emit(conn, Event::for_each(&parties, event_type, &view)?)?;
+            Ok(view)
         })
     })
     .await?;

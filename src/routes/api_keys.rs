@@ -15,6 +15,8 @@ use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::api_key::{ApiKey, ApiKeyView, Scope, Scopes, KEY_PREFIX, VISIBLE_CHARS};
+use crate::models::effects::emit;
+use crate::models::event::{Event, EventType};
 use crate::models::{new_id, now};
 
 /// Routes of this module.
@@ -96,6 +98,10 @@ async fn create_key(
             authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
             api_key.insert(conn)?;
             let mut view = api_key.view()?;
+            emit(
+                conn,
+                Event::new(&api_key.org_id, EventType::ApiKeyCreated, &view)?,
+            )?;
             view.key = Some(secret);
             Ok(Created {
                 location: format!("/api/v1/orgs/{}/api-keys/{}", api_key.org_id, api_key.id),
@@ -168,13 +174,15 @@ async fn revoke_key(
     let (org_id, id) = path.into_inner();
     let (org_id, id) = (org_id.to_string(), id.to_string());
     db::run(&state.pool, move |conn| {
-        authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
-        if ApiKey::revoke(conn, &org_id, &id, now())? == 0 {
-            return Err(ApiError::NotFound(format!(
-                "API key {id} does not exist in this organisation"
-            )));
-        }
-        Ok(())
+        db::write_transaction(conn, |conn| {
+            authorize_org(conn, &Principal::User(user), &org_id, OrgNeed::Manage)?;
+            let revoked = ApiKey::revoke(conn, &org_id, &id, now())?.ok_or_else(|| {
+                ApiError::NotFound(format!("API key {id} does not exist in this organisation"))
+            })?;
+            let event = Event::new(&org_id, EventType::ApiKeyRevoked, &revoked.view()?)?;
+            emit(conn, event)?;
+            Ok(())
+        })
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

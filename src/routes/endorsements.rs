@@ -17,7 +17,9 @@ use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::agreement::{Agreement, AgreementStatus};
+use crate::models::effects::emit;
 use crate::models::endorsement::{Endorsement, EndorsementView};
+use crate::models::event::{Event, EventType};
 use crate::models::org::Org;
 use crate::models::{new_id, now};
 
@@ -108,10 +110,17 @@ async fn create_endorsement(
             ),
             other => other.into(),
         })?;
+        let view = endorsement.view()?;
+        let received = Event::new(
+            &endorsement.endorsed_org_id,
+            EventType::EndorsementReceived,
+            &view,
+        )?;
+        emit(conn, received)?;
         Ok(Created {
             location: format!("/api/v1/agreements/{id}/endorsements"),
             etag: None,
-            body: endorsement.view()?,
+            body: view,
         })
     })
     .await

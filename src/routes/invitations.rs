@@ -16,6 +16,8 @@ use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
+use crate::models::effects::emit;
+use crate::models::event::{Event, EventType};
 use crate::models::invitation::{Invitation, InvitationView};
 use crate::models::membership::OrgRole;
 use crate::models::{new_id, now};
@@ -99,6 +101,10 @@ async fn invite(
             }
             invitation.insert(conn)?;
             let mut view = invitation.view()?;
+            emit(
+                conn,
+                Event::new(&invitation.org_id, EventType::MemberInvited, &view)?,
+            )?;
             view.token = Some(token);
             Ok(Created {
                 location: format!(

@@ -23,6 +23,7 @@ use crate::models::listing::{
 };
 use crate::models::org::Org;
 use crate::models::{new_id, now, rate_limit};
+use crate::moderation;
 
 /// Routes of this module.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -376,7 +377,7 @@ async fn owner_action(
         conn.transaction(|conn| {
             let current = writable_listing(conn, &principal, &id)?;
             let submit = action == Action::Submit;
-            match lifecycle::transition(&current, Actor::Owner, action, now())? {
+            match lifecycle::transition(&current, Actor::Owner, action.clone(), now())? {
                 Transition::Delete => {
                     store::delete(conn, &current)?;
                     Ok(None)
@@ -391,7 +392,9 @@ async fn owner_action(
                             86_400,
                         )?;
                     }
-                    store::apply(conn, &current, expected, &update).map(Some)
+                    let changed = store::apply(conn, &current, expected, &update)?;
+                    moderation::tell_owner(conn, current.status, &action, &changed)?;
+                    Ok(Some(changed))
                 }
             }
         })

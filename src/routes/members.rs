@@ -14,6 +14,8 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
+use crate::models::effects::emit;
+use crate::models::event::{Event, EventType};
 use crate::models::invitation::{Invitation, InvitationStatus};
 use crate::models::membership::{self, MemberView, OrgRole};
 use crate::models::now;
@@ -157,6 +159,7 @@ fn accept(
     membership::insert(conn, org_id, &user.id, invitation.role)?;
     let member = membership::find(conn, org_id, &user.id)?
         .ok_or_else(|| ApiError::Internal("membership vanished after insert".into()))?;
+    emit(conn, Event::new(org_id, EventType::MemberJoined, &member)?)?;
     Ok((org_id.to_owned(), member))
 }
 
@@ -246,8 +249,16 @@ async fn remove_member(
                     "only owners may remove an owner".into(),
                 ));
             }
+            let member = membership::find(conn, &org_id, &user_id)?;
             membership::delete(conn, &org_id, &user_id)?;
-            keep_an_owner(conn, &org_id)
+            keep_an_owner(conn, &org_id)?;
+            if let Some(member) = member {
+                emit(
+                    conn,
+                    Event::new(&org_id, EventType::MemberRemoved, &member)?,
+                )?;
+            }
+            Ok(())
         })
     })
     .await?;

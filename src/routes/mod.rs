@@ -6,6 +6,7 @@ pub mod auth;
 pub mod blocks;
 pub mod catalogue;
 pub mod endorsements;
+pub mod events;
 pub mod invitations;
 pub mod listings;
 pub mod matches;
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     endorsements::configure(cfg);
     reciprocity::configure(cfg);
     blocks::configure(cfg);
+    events::configure(cfg);
     transparency::configure(cfg);
 }
 

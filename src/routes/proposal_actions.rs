@@ -17,6 +17,8 @@ use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::{Json, OptionalJson};
 use crate::http::validate::Checks;
 use crate::models::agreement;
+use crate::models::effects::emit;
+use crate::models::event::{Event, EventType};
 use crate::models::party::Side;
 use crate::models::proposal::lifecycle::{self, Action, Outcome, State};
 use crate::models::proposal::{
@@ -96,6 +98,19 @@ fn view(conn: &mut DbConnection, proposal: &Proposal) -> Result<ProposalView, Ap
     proposal.view(&revisions, now())
 }
 
+/// The proposal as both parties now see it, with the event that tells both of the change
+/// (the change's last write).
+fn view_and_tell(
+    conn: &mut DbConnection,
+    proposal: &Proposal,
+    event_type: EventType,
+) -> Result<ProposalView, ApiError> {
+    let view = view(conn, proposal)?;
+    let parties = [proposal.from_org_id.as_str(), proposal.to_org_id.as_str()];
+    emit(conn, Event::for_each(&parties, event_type, &view)?)?;
+    Ok(view)
+}
+
 /// Answers with a new revision (the side that did not write the latest one). Its terms
 /// follow the proposal's kind, and items tied to listings name the giver's published ones.
 #[utoipa::path(
@@ -158,7 +173,7 @@ async fn counter_proposal(
         Ok(Created {
             location: format!("/api/v1/proposals/{id}"),
             etag: None,
-            body: view(conn, &stored)?,
+            body: view_and_tell(conn, &stored, EventType::ProposalCountered)?,
         })
     })
     .await
@@ -205,7 +220,7 @@ async fn accept_proposal(
                 at,
             )?;
             agreement.insert(conn)?;
-            view(conn, &closed)
+            view_and_tell(conn, &closed, EventType::ProposalAccepted)
         })
     })
     .await?;
@@ -297,7 +312,11 @@ async fn close(
                 return Err(ApiError::Internal("declining or withdrawing closes".into()));
             };
             let closed = proposal.close(conn, status, reason.as_deref(), None, now())?;
-            view(conn, &closed)
+            let event_type = match status {
+                ProposalStatus::Withdrawn => EventType::ProposalWithdrawn,
+                _ => EventType::ProposalDeclined,
+            };
+            view_and_tell(conn, &closed, event_type)
         })
     })
     .await?;

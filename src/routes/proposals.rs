@@ -17,6 +17,8 @@ use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
+use crate::models::effects::emit;
+use crate::models::event::{Event, EventType};
 use crate::models::membership;
 use crate::models::org::Org;
 use crate::models::proposal::store::Direction;
@@ -146,7 +148,7 @@ async fn create_proposal(
             let proposal = Proposal {
                 id: id.clone(),
                 from_org_id: from.clone(),
-                to_org_id: to,
+                to_org_id: to.clone(),
                 kind,
                 confidential,
                 status: ProposalStatus::Open,
@@ -169,10 +171,12 @@ async fn create_proposal(
                 created_at: at,
             };
             proposal.insert(conn, &first)?;
+            let view = proposal.view(&[first], at)?;
+            emit(conn, Event::new(&to, EventType::ProposalReceived, &view)?)?;
             Ok(Created {
                 location: format!("/api/v1/proposals/{id}"),
                 etag: None,
-                body: proposal.view(&[first], at)?,
+                body: view,
             })
         },
     )

@@ -14,6 +14,7 @@ mod cli;
 mod conventions;
 mod deals;
 mod deals_concurrency;
+mod events;
 mod idempotency;
 mod input_hygiene;
 mod listings;

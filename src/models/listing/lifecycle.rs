@@ -17,6 +17,7 @@ use chrono::NaiveDateTime;
 
 use super::{Listing, ListingCategory, ListingStatus, ListingUpdate};
 use crate::error::ApiError;
+use crate::models::event::EventType;
 
 /// Who acts on a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,6 +329,23 @@ fn edit_update(
     Some(Ok(update))
 }
 
+/// The event an action, once stored, tells the listing's organisation of, judged by the
+/// listing's status before it: approving or rejecting a published listing concerns its
+/// pending edit. Owners' own edits, archiving and deleting tell nothing.
+pub fn event_of(before: ListingStatus, action: &Action) -> Option<EventType> {
+    let edit = before == ListingStatus::Published;
+    Some(match action {
+        Action::Submit => EventType::ListingSubmitted,
+        Action::Approve if edit => EventType::ListingEditApproved,
+        Action::Approve => EventType::ListingApproved,
+        Action::Reject(_) if edit => EventType::ListingEditRejected,
+        Action::Reject(_) => EventType::ListingRejected,
+        Action::Remove(_) => EventType::ListingRemoved,
+        Action::Restore => EventType::ListingRestored,
+        Action::Edit(_) | Action::Archive | Action::Delete => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,5 +600,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(ApiError::from(hidden), ApiError::NotFound(d) if d.contains(&l.id)));
+    }
+
+    #[test]
+    fn stored_actions_tell_the_owner_what_happened() {
+        use EventType as E;
+        let table = [
+            (Draft, "submit", Some(E::ListingSubmitted)),
+            (Rejected, "submit", Some(E::ListingSubmitted)),
+            (PendingReview, "approve", Some(E::ListingApproved)),
+            (Published, "approve", Some(E::ListingEditApproved)),
+            (PendingReview, "reject", Some(E::ListingRejected)),
+            (Published, "reject", Some(E::ListingEditRejected)),
+            (Published, "remove", Some(E::ListingRemoved)),
+            (PendingReview, "remove", Some(E::ListingRemoved)),
+            (Removed, "restore", Some(E::ListingRestored)),
+            (Draft, "edit_text", None),
+            (Published, "edit_text", None),
+            (Published, "archive", None),
+            (Draft, "delete", None),
+        ];
+        for (before, name, expected) in table {
+            assert_eq!(
+                event_of(before, &action(name)),
+                expected,
+                "{name} from {before}"
+            );
+        }
     }
 }
