@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `openapi`, `create-admin`, `seed`,
-//! `verify`.
+//! The command line: `serve` (default), `worker`, `migrate`, `openapi`, `create-admin`,
+//! `seed`, `verify`.
 
 mod verify;
 
@@ -31,6 +31,9 @@ pub struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Run only the periodic jobs (expiry events, purges), e.g. beside servers started with
+    /// `--jobs false`; any number of workers and servers may run them at once.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -330,6 +333,25 @@ struct Config {
         hide_env_values = true
     )]
     log_signing_key: Option<String>,
+    /// Whether `serve` also runs the periodic jobs (expiry events, purges); `false` when
+    /// separate `mutua worker` processes run them.
+    #[arg(
+        long,
+        env = "MUTUA_JOBS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    jobs: bool,
+    /// Seconds between a job runner's looks for due jobs.
+    #[arg(
+        long,
+        env = "MUTUA_JOBS_TICK_SECS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    jobs_tick_secs: u64,
     /// Requests working on the database at once; the others wait their turn in arrival
     /// order (0: two per core; never more than the pooled connections).
     #[arg(long, env = "MUTUA_DB_CONCURRENCY", default_value_t = 0, global = true)]
@@ -437,6 +459,8 @@ impl Config {
             decline_cooldown: chrono::Duration::days(self.decline_cooldown_days.into()),
         };
         s.shutdown_timeout = Duration::from_secs(self.shutdown_timeout_secs);
+        s.jobs = self.jobs;
+        s.jobs_tick = Duration::from_secs(self.jobs_tick_secs);
         s.capacity = settings::Capacity {
             db_in_flight: self.db_concurrency,
             breaker_threshold: self.db_breaker_threshold.max(1),
@@ -470,6 +494,7 @@ pub fn run() -> Result<ExitCode, String> {
     let done = match command {
         Command::Serve => serve(&cli.config),
         Command::Migrate => migrate(&cli.config),
+        Command::Worker => worker(&cli.config),
         Command::Openapi => {
             print!("{}", crate::routes::openapi_json());
             Ok(())
@@ -562,6 +587,39 @@ fn seed_demo(
         out.display()
     );
     Ok(())
+}
+
+fn worker(config: &Config) -> Result<(), String> {
+    let settings = config.settings()?;
+    let backend = settings.backend()?;
+    actix_web::rt::System::new().block_on(async move {
+        let capacity = settings.capacity.clone();
+        let (size, timeout) = (settings.db_pool_size.min(2), settings.db_timeout);
+        let pool = actix_web::web::block(move || -> Result<db::Pool, String> {
+            let (pool, _) = db::open(&backend, size, timeout)?;
+            let pool = pool.with_capacity(
+                capacity.breaker_threshold,
+                capacity.breaker_open,
+                capacity.db_in_flight,
+            );
+            let mut conn = pool
+                .get()
+                .map_err(|e| format!("cannot open database connection: {e}"))?;
+            crate::jobs::ensure_rows(&mut conn)
+                .map_err(|e| format!("cannot register the periodic jobs: {e}"))?;
+            Ok(pool)
+        })
+        .await
+        .map_err(|e| format!("start-up task failed: {e}"))??;
+        let runner = crate::jobs::runner_name();
+        tracing::info!(%runner, database = %settings.backend()?.display_url(), "Mutua worker running the periodic jobs");
+        crate::jobs::spawn(pool, runner, crate::jobs::JobSettings::of(&settings), settings.jobs_tick);
+        actix_web::rt::signal::ctrl_c()
+            .await
+            .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
+        tracing::info!("Mutua worker stopped");
+        Ok(())
+    })
 }
 
 fn migrate(config: &Config) -> Result<(), String> {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod matching;
 pub mod metrics;
 pub mod models;

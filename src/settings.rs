@@ -228,6 +228,10 @@ pub struct Settings {
     /// A configured log-signing key (signed-note private key string); when unset the key is
     /// generated once and kept (see `transparency::signing`).
     pub log_signing_key: Option<SecretString>,
+    /// Whether `serve` also runs the periodic jobs (`mutua worker` runs only them).
+    pub jobs: bool,
+    /// How often a runner looks for due jobs.
+    pub jobs_tick: Duration,
 }
 
 /// The transparency log's origin when none is configured.
@@ -262,6 +266,8 @@ impl Settings {
             capacity: Capacity::default(),
             log_origin: DEFAULT_LOG_ORIGIN.into(),
             log_signing_key: None,
+            jobs: true,
+            jobs_tick: Duration::from_secs(5),
         }
     }
 

@@ -63,6 +63,8 @@ impl Application {
             if indexed > 0 {
                 tracing::info!(listings = indexed, "wrote missing search documents");
             }
+            crate::jobs::ensure_rows(&mut conn)
+                .map_err(|e| format!("cannot register the periodic jobs: {e}"))?;
             let signer = signing::resolve(key.as_ref(), &origin, &data_dir, &mut conn)?;
             tracing::info!(verifier_key = signer.verifier_key(), "transparency log key");
             Ok((pool, signer))
@@ -187,6 +189,14 @@ fn serve(
     });
     let api = Arc::new(api);
     spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());
+    if settings.jobs {
+        crate::jobs::spawn(
+            state.pool.clone(),
+            crate::jobs::runner_name(),
+            crate::jobs::JobSettings::of(&settings),
+            settings.jobs_tick,
+        );
+    }
     let cors_origins = settings.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         let (app, _) = routes::mount(App::new().into_utoipa_app()).split_for_parts();

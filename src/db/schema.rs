@@ -374,6 +374,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (name) {
+        name -> Text,
+        due_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_run_at -> Nullable<Timestamp>,
+        last_count -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(events -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -406,4 +417,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_signing_keys,
     event_state,
     events,
+    jobs,
 );

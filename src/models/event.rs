@@ -81,6 +81,9 @@ event_types! {
     ProposalDeclined => "proposal.declined",
     /// The proposer withdrew (to both parties).
     ProposalWithdrawn => "proposal.withdrawn",
+    /// An open proposal reached its `expires_at` unanswered (to both parties; told by
+    /// the housekeeping job within its interval, `created_at` says when it was told).
+    ProposalExpired => "proposal.expired",
     /// One party confirmed an agreement as completed (data: the agreement; to both).
     AgreementConfirmed => "agreement.confirmed",
     /// Both parties have confirmed: the agreement is completed (to both).

@@ -82,4 +82,13 @@ impl IdempotencyRecord {
         )
         .execute(conn)
     }
+
+    /// Deletes the records made before `before` (the housekeeping job; a replay after that
+    /// runs anew, as documented). Returns how many.
+    pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+        diesel::delete(
+            idempotency_records::table.filter(idempotency_records::created_at.lt(before)),
+        )
+        .execute(conn)
+    }
 }

@@ -152,6 +152,17 @@ impl Invitation {
         .execute(conn)
     }
 
+    /// Deletes invitations that can no longer be used and ended before `before`: expired
+    /// unused, or revoked (the housekeeping job; accepted ones stay, as the record of who
+    /// invited whom). Returns how many.
+    pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+        let unused_and_expired = invitations::accepted_at
+            .is_null()
+            .and(invitations::expires_at.lt(before));
+        let revoked = invitations::revoked_at.lt(before);
+        diesel::delete(invitations::table.filter(unused_and_expired.or(revoked))).execute(conn)
+    }
+
     /// Revokes a pending invitation.
     pub fn revoke(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResult<usize> {
         diesel::update(

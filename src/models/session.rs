@@ -142,3 +142,25 @@ pub fn state(conn: &mut DbConnection, session_id: &str) -> QueryResult<Option<Se
         .first(conn)
         .optional()
 }
+
+/// Deletes what can no longer authenticate anyone (the housekeeping job): refresh tokens
+/// past their expiry, then sessions revoked at least `access_ttl` ago or without a refresh
+/// token left and started at least `access_ttl` ago (no access token of theirs is still
+/// valid: one lives `access_ttl` at most). Returns the rows deleted.
+pub fn purge(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    access_ttl: Duration,
+) -> QueryResult<usize> {
+    let tokens = diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
+        .execute(conn)?;
+    let settled = now - chrono::Duration::from_std(access_ttl).unwrap_or(chrono::Duration::MAX);
+    let live_tokens = refresh_tokens::table
+        .filter(refresh_tokens::session_id.eq(sessions::id))
+        .select(refresh_tokens::id);
+    let dead = sessions::revoked_at.lt(settled).or(sessions::created_at
+        .lt(settled)
+        .and(diesel::dsl::not(diesel::dsl::exists(live_tokens))));
+    let sessions = diesel::delete(sessions::table.filter(dead)).execute(conn)?;
+    Ok(tokens + sessions)
+}

@@ -265,6 +265,9 @@ impl TestApp {
         // Generous by default; throttling tests set their own.
         settings.rate_limits.login_per_address_per_minute = 10_000;
         settings.rate_limits.register_per_address_per_hour = 10_000;
+        // Tests run the periodic jobs when they mean to (`TestApp::run_jobs`), so nothing
+        // changes behind their backs.
+        settings.jobs = false;
         tweak(&mut settings);
         let app = Application::build(settings)
             .await
@@ -501,6 +504,24 @@ impl TestApp {
         }
         .unwrap_or_else(|e| panic!("count query {query:?} fails: {e}"));
         row.n
+    }
+
+    /// Runs the periodic jobs that are due, as the runner named `runner` (what a server's
+    /// runner does on each tick), and returns what ran.
+    pub async fn run_jobs(&self, runner: &str) -> Vec<mutua::jobs::Ran> {
+        let settings = mutua::jobs::JobSettings {
+            access_token_ttl: Duration::from_secs(15 * 60),
+        };
+        mutua::jobs::run_due(&self.pool, runner, &settings)
+            .await
+            .expect("the jobs run")
+    }
+
+    /// Makes every periodic job due at once (and unclaimed).
+    pub fn make_jobs_due(&self) {
+        self.sql(
+            "UPDATE jobs SET due_at = '2000-01-01 00:00:00', claimed_by = NULL, lease_until = NULL",
+        );
     }
 
     /// Moves a listing's expiry date into the past, as if that date had passed. Only the

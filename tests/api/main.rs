@@ -17,6 +17,7 @@ mod deals_concurrency;
 mod events;
 mod idempotency;
 mod input_hygiene;
+mod jobs;
 mod listings;
 mod login_lockout;
 mod market;

@@ -11,6 +11,8 @@ use super::{Proposal, ProposalStatus, Revision};
 use crate::db::schema::{proposal_revisions, proposals, reports};
 use crate::db::DbConnection;
 use crate::error::ApiError;
+use crate::models::effects::emit;
+use crate::models::event::{Event, EventType};
 use crate::models::report::TargetType;
 
 /// Which proposals a list shows, relative to the caller's organisations.
@@ -150,6 +152,54 @@ impl Proposal {
             return Err(lost_race());
         }
         Proposal::find(conn, &self.id)?.ok_or_else(lost_race)
+    }
+
+    /// Records the expiry of up to `limit` open proposals whose `expires_at` has passed by
+    /// `now` and tells both parties (`proposal.expired`), as the change's last write; the
+    /// housekeeping job calls it in a write transaction. Only the stored status changes,
+    /// so a proposal reads the same before and after (it read `expired` from the moment
+    /// it expired). Guarded by `status = 'open'`: a proposal two runners both picked is
+    /// told once. Returns how many were told.
+    pub fn tell_expired(
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        limit: i64,
+    ) -> Result<usize, ApiError> {
+        let due: Vec<Proposal> = proposals::table
+            .filter(proposals::status.eq(ProposalStatus::Open))
+            .filter(proposals::expires_at.le(now))
+            .order(proposals::expires_at.asc())
+            .limit(limit)
+            .select(Proposal::as_select())
+            .load(conn)?;
+        let mut told = Vec::new();
+        for proposal in due {
+            let changed = diesel::update(
+                proposals::table
+                    .find(&proposal.id)
+                    .filter(proposals::status.eq(ProposalStatus::Open)),
+            )
+            .set(proposals::status.eq(ProposalStatus::Expired))
+            .execute(conn)?;
+            if changed == 1 {
+                told.push(proposal);
+            }
+        }
+        let ids: Vec<&str> = told.iter().map(|p| p.id.as_str()).collect();
+        let revisions = Proposal::revisions_of(conn, &ids)?;
+        let mut events = Vec::new();
+        for proposal in &told {
+            let own = revisions.get(&proposal.id).map_or(&[][..], Vec::as_slice);
+            let view = proposal.view(own, now)?;
+            let parties = [proposal.from_org_id.as_str(), proposal.to_org_id.as_str()];
+            events.extend(Event::for_each(
+                &parties,
+                EventType::ProposalExpired,
+                &view,
+            )?);
+        }
+        emit(conn, events)?;
+        Ok(told.len())
     }
 
     /// Whether anyone has reported this proposal (which lets moderators read it).
