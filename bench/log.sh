@@ -12,6 +12,9 @@
 #   inclusion    GET /api/v1/transparency/proofs/inclusion?leaf_index=<random>  (bench/lua/inclusion.lua)
 #   consistency  GET /api/v1/transparency/proofs/consistency?first=<random>     (bench/lua/consistency.lua)
 #   healthz      GET /healthz, the same run's ceiling for comparison
+#   events       GET /api/v1/orgs/{id}/events?limit=100, the first page of a random receiving
+#                organisation's feed (about 200 `proposal.received` events each), with its
+#                key (bench/lua/events.lua)
 #   accept       POST /api/v1/proposals/{id}/accept, each of $BENCH_PROPOSALS (default 20,000)
 #                seeded open proposals once, as its receiver (bench/lua/accept.lua): one
 #                agreement, its item rows and one appended leaf per request. The 2-second
@@ -53,6 +56,8 @@ for backend in sqlite postgres; do
         run_wrk "$backend" "$size" checkpoint /api/v1/transparency/checkpoint
         run_wrk "$backend" "$size" inclusion /api/v1/transparency/proofs/inclusion bench/lua/inclusion.lua
         run_wrk "$backend" "$size" consistency /api/v1/transparency/proofs/consistency bench/lua/consistency.lua
+        export BENCH_RECEIVERS="$data/proposals.csv"
+        run_wrk "$backend" "$size" events /api/v1/orgs bench/lua/events.lua
         BENCH_PROPOSALS="$data/proposals-warmup.csv" BENCH_THREADS=2 \
             wrk -t2 -c"$CONNECTIONS" -d2s -s bench/lua/accept.lua "http://127.0.0.1:$PORT" > /dev/null
         out="$RESULTS/$backend-$size-accept.txt"

@@ -1,5 +1,5 @@
 -- POST /api/v1/proposals/{id}/accept, each open proposal once, as its receiver
--- (proposal_id,receiver_api_key lines from $BENCH_PROPOSALS, written by
+-- (proposal_id,receiver_api_key,receiver_org_id lines from $BENCH_PROPOSALS, written by
 -- `mutua seed --open-proposals N`). Threads take disjoint slices ($BENCH_THREADS threads);
 -- a thread that runs out of proposals wraps around, and its repeats answer 409 (counted as
 -- non-2xx, so a run that ran out shows it).

@@ -1,7 +1,8 @@
-//! Open proposals between seeded organisations, for the accept benchmark: each line of the
-//! written file is `proposal_id,receiver_api_key` (a `write` key made here for each
-//! receiving organisation), so a load generator can accept every proposal once, as its
-//! receiver.
+//! Open proposals between seeded organisations, for the accept and event-feed benchmarks:
+//! each line of the written file is `proposal_id,receiver_api_key,receiver_org_id` (a
+//! `write` key made here for each receiving organisation), so a load generator can accept
+//! every proposal once, as its receiver. Each receiver is told with a `proposal.received`
+//! event, as when a proposal is opened through the API.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -11,6 +12,7 @@ use diesel::Connection;
 
 use crate::db::DbConnection;
 use crate::models::api_key::{ApiKey, Scope, Scopes};
+use crate::models::event::{self, Event, EventType};
 use crate::models::proposal::{
     Item, ItemCategory, Proposal, ProposalKind, ProposalStatus, Revision, Terms,
 };
@@ -87,13 +89,14 @@ pub fn run(
     }
     let mut file =
         std::fs::File::create(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    writeln!(file, "proposal_id,receiver_api_key").map_err(|e| e.to_string())?;
+    writeln!(file, "proposal_id,receiver_api_key,receiver_org_id").map_err(|e| e.to_string())?;
     let n_orgs = orgs.len();
     let mut keys: HashMap<usize, String> = HashMap::new();
     for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
         let lines = conn
-            .transaction::<_, diesel::result::Error, _>(|conn| {
+            .transaction::<_, crate::error::ApiError, _>(|conn| {
                 let mut lines = Vec::with_capacity(chunk.len());
+                let mut events = Vec::with_capacity(chunk.len());
                 for &n in chunk {
                     let from = n % n_orgs;
                     let to = (from + 1 + (n / n_orgs) % (n_orgs - 1)) % n_orgs;
@@ -124,6 +127,8 @@ pub fn run(
                         created_at: at,
                     };
                     proposal.insert(conn, &first)?;
+                    let view = proposal.view(std::slice::from_ref(&first), at)?;
+                    events.push(Event::new(&orgs[to], EventType::ProposalReceived, &view)?);
                     let key = match keys.get(&to) {
                         Some(key) => key.clone(),
                         None => {
@@ -132,8 +137,10 @@ pub fn run(
                             key
                         }
                     };
-                    lines.push(format!("{id},{key}"));
+                    lines.push(format!("{id},{key},{}", orgs[to]));
                 }
+                // The chunk's events last, as every change writes them.
+                event::write_all(conn, &events)?;
                 Ok(lines)
             })
             .map_err(|e| format!("seeding proposals failed: {e}"))?;

@@ -426,4 +426,70 @@ backends!(
     seed_writes_working_logins_and_a_realistic_catalogue,
     same_seed_gives_the_same_data_and_another_seed_other_data,
     seed_refuses_an_unwritable_logins_file,
+    seeded_proposals_are_told_to_their_receivers,
 );
+
+/// `--open-proposals`: each seeded proposal is in its receiver's event feed, as the
+/// receiver reads it, and the written key of that receiver reads the feed.
+async fn seeded_proposals_are_told_to_their_receivers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (logins, proposals) = (
+        dir.path().join("logins.csv"),
+        dir.path().join("proposals.csv"),
+    );
+    let output = mutua(dir.path())
+        .args([
+            "seed",
+            "--orgs",
+            "4",
+            "--listings-per-org",
+            "1",
+            "--open-proposals",
+            "6",
+            "--out",
+        ])
+        .arg(&logins)
+        .arg("--proposals-out")
+        .arg(&proposals)
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .expect("mutua runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&proposals).expect("proposals file");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("proposal_id,receiver_api_key,receiver_org_id")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        let [proposal, key, org] = row[..] else {
+            panic!("three columns: {row:?}");
+        };
+        let feed = app
+            .get(
+                &format!("/api/v1/orgs/{org}/events?types=proposal.received&limit=100"),
+                Some(key),
+            )
+            .await;
+        feed.expect(200);
+        let told = feed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["data"]["id"] == json!(proposal))
+            .unwrap_or_else(|| panic!("{proposal} not in {}", feed.text))
+            .clone();
+        let read = app
+            .get(&format!("/api/v1/proposals/{proposal}"), Some(key))
+            .await;
+        read.expect(200);
+        assert_eq!(told["data"], read.body);
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM events WHERE event_type = 'proposal.received'"),
+        6
+    );
+}
