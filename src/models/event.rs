@@ -17,6 +17,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::db::schema::{event_state, events};
@@ -219,7 +220,7 @@ pub struct EventView {
     /// The resource as the API shows it to this organisation (a listing, proposal,
     /// agreement, endorsement, invitation, membership or API key).
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: Box<RawValue>,
 }
 
 impl StoredEvent {
@@ -233,7 +234,8 @@ impl StoredEvent {
             event_type,
             created_at: utc(self.created_at),
             org_id: parse_uuid(&self.org_id)?,
-            data: serde_json::from_str(&self.data)
+            // Sent as stored (checked to be JSON, not parsed into a tree and written again).
+            data: RawValue::from_string(self.data.clone())
                 .map_err(|e| ApiError::Internal(format!("stored event data: {e}")))?,
         })
     }
