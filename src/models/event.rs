@@ -135,10 +135,19 @@ impl Event {
         event_type: EventType,
         data: &impl Serialize,
     ) -> Result<Vec<Event>, ApiError> {
-        org_ids
+        let first = Event::new(
+            org_ids.first().copied().unwrap_or_default(),
+            event_type,
+            data,
+        )?;
+        // Serialised once: the same data for every organisation.
+        Ok(org_ids
             .iter()
-            .map(|org_id| Event::new(org_id, event_type, data))
-            .collect()
+            .map(|org_id| Event {
+                org_id: (*org_id).to_owned(),
+                ..first.clone()
+            })
+            .collect())
     }
 }
 
