@@ -10,7 +10,7 @@ use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::models::catalogue_state;
 use crate::models::effects::emit;
-use crate::models::event::Event;
+use crate::models::event::{Event, EventType};
 use crate::models::listing::lifecycle::{self, Action, Actor, Transition};
 use crate::models::listing::{self, store, Listing, ListingStatus};
 use crate::models::modlog::ModAction;
@@ -90,8 +90,15 @@ pub fn set_org_status(
     crate::search::org_status_changed(conn, org_id, !suspend, now())?;
     catalogue_state::changed(conn)?;
     ModAction::org_status(&actor.id, org_id, suspend, reason).record(conn)?;
-    Org::find(conn, org_id)?
-        .ok_or_else(|| ApiError::NotFound(format!("organisation {org_id} does not exist")))
+    let org = Org::find(conn, org_id)?
+        .ok_or_else(|| ApiError::NotFound(format!("organisation {org_id} does not exist")))?;
+    let event_type = if suspend {
+        EventType::OrgSuspended
+    } else {
+        EventType::OrgReinstated
+    };
+    emit(conn, Event::new(org_id, event_type, &org.view()?)?)?;
+    Ok(org)
 }
 
 /// Suspends or reinstates a user. Suspension ends every session at once. Moderators may

@@ -209,6 +209,7 @@ diesel::table! {
         resolved_by -> Nullable<Text>,
         created_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
+        org_id -> Nullable<Text>,
     }
 }
 

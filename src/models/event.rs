@@ -93,6 +93,13 @@ event_types! {
     AgreementCancelled => "agreement.cancelled",
     /// The other party endorsed a completed agreement (data: the endorsement).
     EndorsementReceived => "endorsement.received",
+    /// A moderator resolved a report filed for this organisation (data: the report as its
+    /// reporter reads it).
+    ReportResolved => "report.resolved",
+    /// A moderator suspended this organisation (data: the organisation's profile).
+    OrgSuspended => "org.suspended",
+    /// A moderator lifted this organisation's suspension.
+    OrgReinstated => "org.reinstated",
     /// Someone was invited to join (data: the invitation, without its token).
     MemberInvited => "member.invited",
     /// Someone joined (data: the membership).
@@ -227,7 +234,7 @@ pub struct EventView {
     pub created_at: DateTime<Utc>,
     pub org_id: uuid::Uuid,
     /// The resource as the API shows it to this organisation (a listing, proposal,
-    /// agreement, endorsement, invitation, membership or API key).
+    /// agreement, endorsement, report, organisation, invitation, membership or API key).
     #[schema(value_type = Object)]
     pub data: Box<RawValue>,
 }

@@ -78,6 +78,8 @@ pub struct Report {
     pub resolved_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub resolved_at: Option<NaiveDateTime>,
+    /// The organisation the report was filed for, which is told of its resolution.
+    pub org_id: Option<String>,
 }
 
 /// A report as its reporter and moderators see it.
@@ -97,6 +99,9 @@ pub struct ReportView {
     /// Who reported (moderators only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporter_id: Option<uuid::Uuid>,
+    /// The organisation the report was filed for: its event feed is told of the outcome
+    /// (`report.resolved`).
+    pub org_id: Option<uuid::Uuid>,
 }
 
 /// Filters of the moderators' report queue.
@@ -127,6 +132,7 @@ impl Report {
             } else {
                 None
             },
+            org_id: self.org_id.as_deref().map(parse_uuid).transpose()?,
         })
     }
 

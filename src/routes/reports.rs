@@ -16,9 +16,12 @@ use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::agreement::Agreement;
+use crate::models::effects::emit;
 use crate::models::endorsement::Endorsement;
+use crate::models::event::{Event, EventType};
 use crate::models::listing::lifecycle::Action;
 use crate::models::listing::Listing;
+use crate::models::membership;
 use crate::models::modlog::ModAction;
 use crate::models::org::Org;
 use crate::models::proposal::Proposal;
@@ -48,6 +51,9 @@ pub struct CreateReportRequest {
     /// What happened, up to 2,000 characters.
     #[serde(default)]
     pub details: String,
+    /// Optional: one of your organisations, to file the report for it. Its event feed is
+    /// then told of the outcome (`report.resolved`, with the report as you read it).
+    pub org_id: Option<uuid::Uuid>,
 }
 
 /// A moderator's resolution.
@@ -146,6 +152,15 @@ async fn create_report(
     let target_id = body.target_id.to_string();
     let (report, created) = db::run(&state.pool, move |conn| {
         check_target(conn, &user, body.target_type, &target_id)?;
+        let org_id = body.org_id.map(|id| id.to_string());
+        if let Some(org) = &org_id {
+            if membership::role_of(conn, org, &user.id)?.is_none() {
+                return Err(ApiError::field(
+                    "org_id",
+                    "you may only report for an organisation you belong to",
+                ));
+            }
+        }
         if let Some(existing) =
             Report::open_by(conn, &user.id, body.target_type.as_str(), &target_id)?
         {
@@ -164,6 +179,7 @@ async fn create_report(
             resolved_by: None,
             created_at: now(),
             resolved_at: None,
+            org_id,
         };
         match report.insert(conn) {
             Ok(()) => Ok((report, true)),
@@ -336,8 +352,13 @@ async fn resolve_report(
             }
             apply_resolution(conn, actor, &report, body.action, &note)?;
             ModAction::resolve_report(&actor.id, &id, body.action).record(conn)?;
-            Report::find(conn, &id)?
-                .ok_or_else(|| ApiError::NotFound(format!("report {id} does not exist")))
+            let resolved = Report::find(conn, &id)?
+                .ok_or_else(|| ApiError::NotFound(format!("report {id} does not exist")))?;
+            if let Some(org) = &resolved.org_id {
+                let event = Event::new(org, EventType::ReportResolved, &resolved.view(false)?)?;
+                emit(conn, event)?;
+            }
+            Ok(resolved)
         })
     })
     .await?;

@@ -21,6 +21,8 @@ backends!(
     pages_see_every_event_once_and_polling_goes_on_from_the_end,
     refused_and_replayed_changes_write_no_event,
     writers_on_two_instances_never_make_a_poller_skip,
+    a_report_filed_for_an_organisation_tells_it_the_outcome,
+    suspension_and_reinstatement_are_told,
 );
 
 fn feed_path(org_id: &str) -> String {
@@ -636,4 +638,107 @@ async fn writers_on_two_instances_never_make_a_poller_skip(backend: Backend) {
         .collect();
     assert_eq!(listed, drafts.into_iter().collect::<BTreeSet<_>>());
     assert!(types(&seen).iter().all(|t| t == "listing.submitted"));
+}
+
+async fn a_report_filed_for_an_organisation_tells_it_the_outcome(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let reporter = w.company("anna@hotel-alpenblick.example", "Hotel Alpenblick").await;
+    let other = w.company("bernd@gasthof-seeblick.example", "Gasthof Seeblick").await;
+    let listing = w.publish(&other, offer("Gratis Bewertungen!!!", &["marketing"])).await;
+    let report = |org_id: Option<&str>| {
+        let mut body = json!({
+            "target_type": "listing", "target_id": listing, "reason": "manipulation",
+            "details": "Verspricht gekaufte Bewertungen.",
+        });
+        if let Some(org) = org_id {
+            body["org_id"] = json!(org);
+        }
+        body
+    };
+    // Only for an organisation the reporter belongs to.
+    let refused = app
+        .post("/api/v1/reports", Some(&reporter.owner.access), report(Some(&other.id)))
+        .await;
+    refused.expect_problem(422);
+    assert_eq!(crate::helpers::error_fields(&refused), ["org_id"]);
+    let filed = app
+        .post("/api/v1/reports", Some(&reporter.owner.access), report(Some(&reporter.id)))
+        .await;
+    filed.expect(201);
+    assert_eq!(filed.body["org_id"], json!(reporter.id));
+    let id = filed.str("id");
+    let resolved = app
+        .post(
+            &format!("/api/v1/moderation/reports/{id}/resolve"),
+            Some(&w.moderator.access),
+            json!({"action": "remove_listing", "note": "Gekaufte Bewertungen sind nicht erlaubt."}),
+        )
+        .await;
+    resolved.expect(200);
+
+    let events = all_events(app, &reporter.owner.access, &reporter.id, 20).await;
+    check_envelope(&events, &reporter.id);
+    assert_eq!(types(&events), ["report.resolved"]);
+    // The report as its reporter reads it: the outcome, not the moderator's identity.
+    let mine = app.get("/api/v1/reports", Some(&reporter.owner.access)).await;
+    mine.expect(200);
+    assert_eq!(events[0]["data"], mine.body["items"][0]);
+    assert_eq!(events[0]["data"]["resolution"], "remove_listing");
+    assert!(events[0]["data"].get("reporter_id").is_none());
+    // The removed listing's owner is told of the removal; nobody else of the report.
+    let owner_events = all_events(app, &other.owner.access, &other.id, 20).await;
+    assert_eq!(
+        types(&owner_events),
+        ["listing.submitted", "listing.approved", "listing.removed"]
+    );
+    // A report filed for nobody tells nobody.
+    let private = app
+        .post("/api/v1/reports", Some(&other.owner.access), json!({
+            "target_type": "org", "target_id": reporter.id, "reason": "other",
+            "details": "Nur ein Test.",
+        }))
+        .await;
+    private.expect(201);
+    assert!(private.body["org_id"].is_null());
+    let before = app.count("SELECT COUNT(*) AS n FROM events");
+    app.post(
+        &format!("/api/v1/moderation/reports/{}/resolve", private.str("id")),
+        Some(&w.moderator.access),
+        json!({"action": "dismiss", "note": "Kein Verstoß erkennbar."}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM events"), before);
+}
+
+async fn suspension_and_reinstatement_are_told(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let c = w.company("anna@hotel-alpenblick.example", "Hotel Alpenblick").await;
+    let suspended = app
+        .post(
+            &format!("/api/v1/moderation/orgs/{}/suspend", c.id),
+            Some(&w.moderator.access),
+            json!({"reason": "Wiederholte Täuschung von Partnern."}),
+        )
+        .await;
+    suspended.expect(200);
+    // A suspended organisation still reads its own feed.
+    let feed = app.get(&feed_path(&c.id), Some(&c.owner.access)).await;
+    feed.expect(200);
+    assert_eq!(types(feed.body["items"].as_array().unwrap()), ["org.suspended"]);
+    assert_eq!(feed.body["items"][0]["data"], suspended.body);
+    let reinstated = app
+        .post(
+            &format!("/api/v1/moderation/orgs/{}/unsuspend", c.id),
+            Some(&w.moderator.access),
+            json!({"reason": "Einspruch geprüft und angenommen."}),
+        )
+        .await;
+    reinstated.expect(200);
+    let events = all_events(app, &c.owner.access, &c.id, 20).await;
+    assert_eq!(types(&events), ["org.suspended", "org.reinstated"]);
+    assert_eq!(events[1]["data"], reinstated.body);
+    assert_eq!(events[1]["data"]["status"], "active");
 }
