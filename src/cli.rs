@@ -352,6 +352,43 @@ struct Config {
         global = true
     )]
     jobs_tick_secs: u64,
+    /// Allow webhook URLs with plain `http` (local development only).
+    #[arg(
+        long,
+        env = "MUTUA_WEBHOOK_ALLOW_HTTP",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    webhook_allow_http: bool,
+    /// Allow webhooks to loopback, private and other non-public addresses (local
+    /// development and tests only: it opens the server to request forgery).
+    #[arg(
+        long,
+        env = "MUTUA_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    webhook_allow_private: bool,
+    /// Webhook deliveries in flight at once per process.
+    #[arg(
+        long,
+        env = "MUTUA_WEBHOOK_CONCURRENCY",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..=256),
+        global = true
+    )]
+    webhook_concurrency: u32,
+    /// Seconds one webhook attempt may take, answer included.
+    #[arg(
+        long,
+        env = "MUTUA_WEBHOOK_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=60),
+        global = true
+    )]
+    webhook_timeout_secs: u64,
     /// Requests working on the database at once; the others wait their turn in arrival
     /// order (0: two per core; never more than the pooled connections).
     #[arg(long, env = "MUTUA_DB_CONCURRENCY", default_value_t = 0, global = true)]
@@ -461,6 +498,13 @@ impl Config {
         s.shutdown_timeout = Duration::from_secs(self.shutdown_timeout_secs);
         s.jobs = self.jobs;
         s.jobs_tick = Duration::from_secs(self.jobs_tick_secs);
+        s.webhooks.policy = settings::UrlPolicy {
+            allow_http: self.webhook_allow_http,
+            allow_private: self.webhook_allow_private,
+        };
+        s.webhooks.concurrency = self.webhook_concurrency as usize;
+        s.webhooks.timeout = Duration::from_secs(self.webhook_timeout_secs);
+        s.webhooks.connect_timeout = s.webhooks.timeout.min(Duration::from_secs(3));
         s.capacity = settings::Capacity {
             db_in_flight: self.db_concurrency,
             breaker_threshold: self.db_breaker_threshold.max(1),
@@ -613,7 +657,17 @@ fn worker(config: &Config) -> Result<(), String> {
         .map_err(|e| format!("start-up task failed: {e}"))??;
         let runner = crate::jobs::runner_name();
         tracing::info!(%runner, database = %settings.backend()?.display_url(), "Mutua worker running the periodic jobs");
-        crate::jobs::spawn(pool, runner, crate::jobs::JobSettings::of(&settings), settings.jobs_tick);
+        crate::jobs::spawn(
+            pool.clone(),
+            runner.clone(),
+            crate::jobs::JobSettings::of(&settings),
+            settings.jobs_tick,
+        );
+        crate::webhooks::spawn(crate::webhooks::Deliverer::new(
+            pool,
+            runner,
+            settings.webhooks.clone(),
+        )?);
         actix_web::rt::signal::ctrl_c()
             .await
             .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;

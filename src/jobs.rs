@@ -41,15 +41,18 @@ pub enum Job {
     PurgeIdempotencyRecords,
     /// Deletes unused invitations a week after they expired or were revoked.
     PurgeInvitations,
+    /// Deletes finished webhook deliveries (and their attempts) past the retention period.
+    PurgeDeliveries,
 }
 
 impl Job {
     /// Every job, in the order a runner looks at them when several are due.
-    pub const ALL: [Job; 4] = [
+    pub const ALL: [Job; 5] = [
         Job::TellExpiredProposals,
         Job::PurgeSessions,
         Job::PurgeIdempotencyRecords,
         Job::PurgeInvitations,
+        Job::PurgeDeliveries,
     ];
 
     /// The job's row name.
@@ -59,6 +62,7 @@ impl Job {
             Job::PurgeSessions => "purge_sessions",
             Job::PurgeIdempotencyRecords => "purge_idempotency_records",
             Job::PurgeInvitations => "purge_invitations",
+            Job::PurgeDeliveries => "purge_webhook_deliveries",
         }
     }
 
@@ -70,9 +74,10 @@ impl Job {
     pub fn every(self) -> Duration {
         match self {
             Job::TellExpiredProposals => Duration::from_secs(15),
-            Job::PurgeSessions | Job::PurgeIdempotencyRecords | Job::PurgeInvitations => {
-                Duration::from_secs(3600)
-            }
+            Job::PurgeSessions
+            | Job::PurgeIdempotencyRecords
+            | Job::PurgeInvitations
+            | Job::PurgeDeliveries => Duration::from_secs(3600),
         }
     }
 
@@ -94,6 +99,11 @@ impl Job {
                 conn,
                 at - chrono::Duration::days(INVITATION_RETENTION_DAYS),
             )?),
+            Job::PurgeDeliveries => Ok(crate::models::webhook::purge(
+                conn,
+                at - chrono::Duration::from_std(settings.delivery_retention)
+                    .unwrap_or(chrono::Duration::MAX),
+            )?),
         })
     }
 
@@ -108,6 +118,8 @@ impl Job {
 pub struct JobSettings {
     /// An access token's lifetime (sessions are purged no earlier than this after their end).
     pub access_token_ttl: Duration,
+    /// How long finished webhook deliveries are kept.
+    pub delivery_retention: Duration,
 }
 
 impl JobSettings {
@@ -115,6 +127,7 @@ impl JobSettings {
     pub fn of(settings: &crate::settings::Settings) -> JobSettings {
         JobSettings {
             access_token_ttl: settings.access_token_ttl,
+            delivery_retention: settings.webhooks.retention,
         }
     }
 }

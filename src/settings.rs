@@ -228,8 +228,11 @@ pub struct Settings {
     /// A configured log-signing key (signed-note private key string); when unset the key is
     /// generated once and kept (see `transparency::signing`).
     pub log_signing_key: Option<SecretString>,
-    /// Whether `serve` also runs the periodic jobs (`mutua worker` runs only them).
+    /// Whether `serve` also runs the periodic jobs and webhook deliveries (`mutua worker`
+    /// runs only them).
     pub jobs: bool,
+    /// Webhook deliveries.
+    pub webhooks: WebhookSettings,
     /// How often a runner looks for due jobs.
     pub jobs_tick: Duration,
 }
@@ -268,6 +271,7 @@ impl Settings {
             log_signing_key: None,
             jobs: true,
             jobs_tick: Duration::from_secs(5),
+            webhooks: WebhookSettings::default(),
         }
     }
 
@@ -344,4 +348,65 @@ pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> 
 /// The secret's bytes, for the token signer.
 pub fn secret_bytes(secret: &SecretString) -> &[u8] {
     secret.expose_secret().as_bytes()
+}
+
+/// Webhook deliveries (`crate::webhooks`).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Which endpoints are allowed beyond public `https` ones.
+    pub policy: UrlPolicy,
+    /// Deliveries in flight at once per runner.
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    /// The whole attempt, answer included.
+    pub timeout: Duration,
+    pub schedule: RetrySchedule,
+    /// How often a runner looks for due deliveries.
+    pub tick: Duration,
+    /// How long a signing secret replaced by a rotation still signs.
+    pub rotation_grace: Duration,
+    /// How long finished deliveries and their attempts are kept.
+    pub retention: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            policy: UrlPolicy::default(),
+            concurrency: 8,
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+            schedule: RetrySchedule::default(),
+            tick: Duration::from_secs(1),
+            rotation_grace: Duration::from_secs(24 * 3600),
+            retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// Where webhooks may point beyond public `https` endpoints (`webhooks::address`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlPolicy {
+    /// Plain `http` URLs.
+    pub allow_http: bool,
+    /// Loopback, private and other non-public addresses (tests, local development).
+    pub allow_private: bool,
+}
+
+/// When failed webhook deliveries are tried again (`webhooks::retry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// The delay before the first retry (then doubling).
+    pub first: Duration,
+    /// A delivery older than this is not tried again.
+    pub give_up_after: Duration,
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        RetrySchedule {
+            first: Duration::from_secs(30),
+            give_up_after: Duration::from_secs(24 * 3600),
+        }
+    }
 }

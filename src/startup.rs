@@ -190,12 +190,16 @@ fn serve(
     let api = Arc::new(api);
     spawn_key_usage_writer(state.pool.clone(), state.key_usage.clone());
     if settings.jobs {
+        let runner = crate::jobs::runner_name();
         crate::jobs::spawn(
             state.pool.clone(),
-            crate::jobs::runner_name(),
+            runner.clone(),
             crate::jobs::JobSettings::of(&settings),
             settings.jobs_tick,
         );
+        let deliverer =
+            crate::webhooks::Deliverer::new(state.pool.clone(), runner, settings.webhooks.clone())?;
+        crate::webhooks::spawn(deliverer);
     }
     let cors_origins = settings.cors_origins.clone();
     let mut server = HttpServer::new(move || {

@@ -30,7 +30,7 @@ use crate::models::{new_id, now, utc};
 macro_rules! event_types {
     ($($(#[$meta:meta])* $variant:ident => $text:literal),+ $(,)?) => {
         /// What happened. `data` holds the resource named by the part before the dot.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, ToSchema)]
         pub enum EventType {
             $($(#[$meta])* #[serde(rename = $text)] $variant),+
         }
@@ -110,6 +110,9 @@ event_types! {
     ApiKeyCreated => "api_key.created",
     /// An API key was revoked.
     ApiKeyRevoked => "api_key.revoked",
+    /// A webhook's delivery ran out of retries: the webhook is paused until it is enabled
+    /// again (data: the webhook, without its secret).
+    WebhookFailing => "webhook.failing",
 }
 
 /// An event to write beside a change (see [`crate::models::effects`]).
@@ -195,9 +198,54 @@ pub fn write_all(conn: &mut DbConnection, list: &[Event]) -> QueryResult<()> {
         .collect();
     // A multi-row INSERT needs the concrete backend (diesel's multi-connection has no
     // batch inserts).
-    crate::native!(conn, |c| diesel::insert_into(events::table)
+    crate::native!(&mut *conn, |c| diesel::insert_into(events::table)
         .values(&rows)
         .execute(c))?;
+    // Each event goes out to the organisation's webhooks that take it, from the same
+    // transaction: a delivery exists exactly when its event does.
+    let written: Vec<(i64, &str, EventType)> = rows
+        .iter()
+        .zip(list)
+        .map(|(row, event)| (row.seq, row.org_id, event.event_type))
+        .collect();
+    fan_out(conn, &written, at)?;
+    Ok(())
+}
+
+/// Writes a pending delivery (`webhook_deliveries`) for every enabled webhook of the
+/// events' organisations that takes their type; `models::webhook` reads and runs them.
+fn fan_out(
+    conn: &mut DbConnection,
+    written: &[(i64, &str, EventType)],
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    use crate::db::schema::{webhook_deliveries as d, webhooks as w};
+    let mut orgs: Vec<&str> = written.iter().map(|(_, org, _)| *org).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let hooks: Vec<(String, String, String)> = w::table
+        .filter(w::org_id.eq_any(&orgs))
+        .filter(w::enabled.eq(true))
+        .select((w::id, w::org_id, w::event_types))
+        .load(conn)?;
+    for (seq, org, event_type) in written {
+        for (hook, _, _) in hooks.iter().filter(|(_, hook_org, types)| {
+            hook_org == org
+                && (types.is_empty() || types.split(',').any(|t| t == event_type.as_str()))
+        }) {
+            diesel::insert_into(d::table)
+                .values((
+                    d::id.eq(new_id()),
+                    d::webhook_id.eq(hook),
+                    d::event_seq.eq(seq),
+                    d::status.eq("pending"),
+                    d::attempts.eq(0),
+                    d::next_attempt_at.eq(at),
+                    d::created_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+    }
     Ok(())
 }
 

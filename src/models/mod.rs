@@ -24,6 +24,7 @@ pub mod report;
 pub mod session;
 pub mod tag;
 pub mod user;
+pub mod webhook;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 

@@ -21,6 +21,7 @@ pub mod proposals;
 pub mod reciprocity;
 pub mod reports;
 pub mod transparency;
+pub mod webhooks;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::App;
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     reciprocity::configure(cfg);
     blocks::configure(cfg);
     events::configure(cfg);
+    webhooks::configure(cfg);
     transparency::configure(cfg);
 }
 

@@ -643,9 +643,15 @@ async fn writers_on_two_instances_never_make_a_poller_skip(backend: Backend) {
 async fn a_report_filed_for_an_organisation_tells_it_the_outcome(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
-    let reporter = w.company("anna@hotel-alpenblick.example", "Hotel Alpenblick").await;
-    let other = w.company("bernd@gasthof-seeblick.example", "Gasthof Seeblick").await;
-    let listing = w.publish(&other, offer("Gratis Bewertungen!!!", &["marketing"])).await;
+    let reporter = w
+        .company("anna@hotel-alpenblick.example", "Hotel Alpenblick")
+        .await;
+    let other = w
+        .company("bernd@gasthof-seeblick.example", "Gasthof Seeblick")
+        .await;
+    let listing = w
+        .publish(&other, offer("Gratis Bewertungen!!!", &["marketing"]))
+        .await;
     let report = |org_id: Option<&str>| {
         let mut body = json!({
             "target_type": "listing", "target_id": listing, "reason": "manipulation",
@@ -658,12 +664,20 @@ async fn a_report_filed_for_an_organisation_tells_it_the_outcome(backend: Backen
     };
     // Only for an organisation the reporter belongs to.
     let refused = app
-        .post("/api/v1/reports", Some(&reporter.owner.access), report(Some(&other.id)))
+        .post(
+            "/api/v1/reports",
+            Some(&reporter.owner.access),
+            report(Some(&other.id)),
+        )
         .await;
     refused.expect_problem(422);
     assert_eq!(crate::helpers::error_fields(&refused), ["org_id"]);
     let filed = app
-        .post("/api/v1/reports", Some(&reporter.owner.access), report(Some(&reporter.id)))
+        .post(
+            "/api/v1/reports",
+            Some(&reporter.owner.access),
+            report(Some(&reporter.id)),
+        )
         .await;
     filed.expect(201);
     assert_eq!(filed.body["org_id"], json!(reporter.id));
@@ -681,7 +695,9 @@ async fn a_report_filed_for_an_organisation_tells_it_the_outcome(backend: Backen
     check_envelope(&events, &reporter.id);
     assert_eq!(types(&events), ["report.resolved"]);
     // The report as its reporter reads it: the outcome, not the moderator's identity.
-    let mine = app.get("/api/v1/reports", Some(&reporter.owner.access)).await;
+    let mine = app
+        .get("/api/v1/reports", Some(&reporter.owner.access))
+        .await;
     mine.expect(200);
     assert_eq!(events[0]["data"], mine.body["items"][0]);
     assert_eq!(events[0]["data"]["resolution"], "remove_listing");
@@ -694,10 +710,14 @@ async fn a_report_filed_for_an_organisation_tells_it_the_outcome(backend: Backen
     );
     // A report filed for nobody tells nobody.
     let private = app
-        .post("/api/v1/reports", Some(&other.owner.access), json!({
-            "target_type": "org", "target_id": reporter.id, "reason": "other",
-            "details": "Nur ein Test.",
-        }))
+        .post(
+            "/api/v1/reports",
+            Some(&other.owner.access),
+            json!({
+                "target_type": "org", "target_id": reporter.id, "reason": "other",
+                "details": "Nur ein Test.",
+            }),
+        )
         .await;
     private.expect(201);
     assert!(private.body["org_id"].is_null());
@@ -715,7 +735,9 @@ async fn a_report_filed_for_an_organisation_tells_it_the_outcome(backend: Backen
 async fn suspension_and_reinstatement_are_told(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
-    let c = w.company("anna@hotel-alpenblick.example", "Hotel Alpenblick").await;
+    let c = w
+        .company("anna@hotel-alpenblick.example", "Hotel Alpenblick")
+        .await;
     let suspended = app
         .post(
             &format!("/api/v1/moderation/orgs/{}/suspend", c.id),
@@ -727,7 +749,10 @@ async fn suspension_and_reinstatement_are_told(backend: Backend) {
     // A suspended organisation still reads its own feed.
     let feed = app.get(&feed_path(&c.id), Some(&c.owner.access)).await;
     feed.expect(200);
-    assert_eq!(types(feed.body["items"].as_array().unwrap()), ["org.suspended"]);
+    assert_eq!(
+        types(feed.body["items"].as_array().unwrap()),
+        ["org.suspended"]
+    );
     assert_eq!(feed.body["items"][0]["data"], suspended.body);
     let reinstated = app
         .post(

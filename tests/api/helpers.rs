@@ -511,6 +511,7 @@ impl TestApp {
     pub async fn run_jobs(&self, runner: &str) -> Vec<mutua::jobs::Ran> {
         let settings = mutua::jobs::JobSettings {
             access_token_ttl: Duration::from_secs(15 * 60),
+            delivery_retention: Duration::from_secs(30 * 24 * 3600),
         };
         mutua::jobs::run_due(&self.pool, runner, &settings)
             .await

@@ -36,3 +36,4 @@ mod seeding;
 mod smoke;
 mod transparency;
 mod transparency_verify;
+mod webhooks;
