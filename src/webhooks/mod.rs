@@ -247,14 +247,23 @@ fn pause(
     Ok(())
 }
 
-/// Runs a deliverer's ticks for as long as the runtime lives.
+/// Runs a deliverer for as long as the runtime lives: while there is work it claims more
+/// as soon as a slot frees up; when none is due it looks again every `tick`.
 pub fn spawn(deliverer: Deliverer) {
     actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(deliverer.settings.tick);
         loop {
-            interval.tick().await;
-            if let Err(e) = deliverer.tick().await {
-                tracing::warn!(error = %e, "could not claim webhook deliveries");
+            let started = match deliverer.tick().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim webhook deliveries");
+                    0
+                }
+            };
+            if started == 0 {
+                actix_web::rt::time::sleep(deliverer.settings.tick).await;
+            } else if let Ok(slot) = deliverer.slots.acquire().await {
+                // A slot is free again: claim the next ones.
+                drop(slot);
             }
         }
     });

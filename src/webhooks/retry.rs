@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 use rand::Rng;
 
 pub use crate::settings::RetrySchedule as Schedule;
@@ -33,7 +33,8 @@ impl Schedule {
         jitter: f64,
     ) -> Option<NaiveDateTime> {
         let delay = self.delay(failed).mul_f64(1.0 + jitter.clamp(-0.2, 0.2));
-        let next = now + chrono::Duration::from_std(delay).ok()?;
+        // Microseconds, as every stored time (both backends read back the same value).
+        let next = (now + chrono::Duration::from_std(delay).ok()?).trunc_subsecs(6);
         let deadline = created + chrono::Duration::from_std(self.give_up_after).ok()?;
         (next <= deadline).then_some(next)
     }
