@@ -23,6 +23,7 @@ backends!(
     inner_addresses_are_refused_when_saved_and_when_delivering,
     webhooks_are_managed_by_owners_and_admins_only,
     a_delivery_out_of_retries_pauses_its_webhook_until_enabled,
+    a_rotated_secret_signs_beside_the_new_one_and_a_dead_runners_claims_are_taken_over,
 );
 
 /// One request the receiver got.
@@ -651,4 +652,101 @@ async fn a_delivery_out_of_retries_pauses_its_webhook_until_enabled(backend: Bac
         0
     );
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM webhook_attempts"), 0);
+}
+
+async fn a_rotated_secret_signs_beside_the_new_one_and_a_dead_runners_claims_are_taken_over(
+    backend: Backend,
+) {
+    let app = local_app(backend).await;
+    let receiver = Receiver::start().await;
+    let pair = pair(&app).await;
+    let (a, b) = (&pair.a, &pair.b);
+    let hook = register(
+        &app,
+        &a.owner.access,
+        &a.id,
+        &receiver.url,
+        json!(["agreement.cancelled"]),
+    )
+    .await;
+    let old_secret = hook["secret"].as_str().unwrap().to_owned();
+    let path = format!("{}/{}", hooks_path(&a.id), hook["id"].as_str().unwrap());
+    let rotated = app
+        .post(
+            &format!("{path}/rotate-secret"),
+            Some(&a.owner.access),
+            json!({}),
+        )
+        .await;
+    rotated.expect(200);
+    let new_secret = rotated.str("secret");
+    // An agreement cancelled by the other side: both parties are told, a's webhook too.
+    let agreement = crate::deals::agreement(&app, &pair, false).await;
+    app.post(
+        &format!("/api/v1/agreements/{agreement}/cancel"),
+        Some(&b.owner.access),
+        json!({"reason": "Der Termin ist leider entfallen."}),
+    )
+    .await
+    .expect(200);
+    // A runner died holding the delivery's claim; once its lease has run out, the next one
+    // takes it over.
+    app.sql(
+        "UPDATE webhook_deliveries SET claimed_by = 'runner-dead', lease_until = '2999-01-01 00:00:00'",
+    );
+    deliverer(&app, "runner-a", local_delivery())
+        .drain()
+        .await
+        .unwrap();
+    assert!(receiver.received().is_empty(), "a live claim is left alone");
+    app.sql("UPDATE webhook_deliveries SET lease_until = '2000-01-01 00:00:00'");
+    deliverer(&app, "runner-b", local_delivery())
+        .drain()
+        .await
+        .unwrap();
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    let event: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(event["type"], "agreement.cancelled");
+    assert_eq!(event["data"]["status"], "cancelled");
+    // During the grace period both secrets sign: receivers switch without a gap.
+    assert_eq!(
+        got[0].signature.matches("v1=").count(),
+        2,
+        "{}",
+        got[0].signature
+    );
+    assert!(verify(&new_secret, &got[0]));
+    assert!(verify(&old_secret, &got[0]));
+    // After it, only the new one.
+    app.sql("UPDATE webhooks SET previous_secret_until = '2000-01-01 00:00:00'");
+    let listed = app
+        .get(&format!("{path}/deliveries"), Some(&a.owner.access))
+        .await;
+    let delivery = listed.body["items"][0]["id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("{path}/deliveries/{delivery}/redeliver"),
+        Some(&a.owner.access),
+        json!({}),
+    )
+    .await
+    .expect(202);
+    deliverer(&app, "runner-b", local_delivery())
+        .drain()
+        .await
+        .unwrap();
+    let again = receiver.received().last().cloned().unwrap();
+    assert_eq!(again.event_id, got[0].event_id);
+    assert!(verify(&new_secret, &again) && !verify(&old_secret, &again));
+    // Both parties' feeds have the cancellation.
+    for (org, token) in [(&a.id, &a.owner.access), (&b.id, &b.owner.access)] {
+        let feed = app
+            .get(
+                &format!("/api/v1/orgs/{org}/events?types=agreement.cancelled"),
+                Some(token),
+            )
+            .await;
+        feed.expect(200);
+        assert_eq!(feed.body["items"].as_array().unwrap().len(), 1);
+    }
 }
