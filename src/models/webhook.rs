@@ -304,8 +304,14 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
+    // Only deliveries of enabled webhooks: a paused webhook's pending ones wait without
+    // taking the slots of others (a subquery, so that PostgreSQL locks delivery rows only).
+    let enabled = webhooks::table
+        .filter(webhooks::enabled.eq(true))
+        .select(webhooks::id);
     let due = webhook_deliveries::table
         .filter(webhook_deliveries::status.eq(PENDING))
+        .filter(webhook_deliveries::webhook_id.eq_any(enabled))
         .filter(webhook_deliveries::next_attempt_at.le(at))
         .filter(
             webhook_deliveries::lease_until

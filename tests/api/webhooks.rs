@@ -24,6 +24,7 @@ backends!(
     webhooks_are_managed_by_owners_and_admins_only,
     a_delivery_out_of_retries_pauses_its_webhook_until_enabled,
     a_rotated_secret_signs_beside_the_new_one_and_a_dead_runners_claims_are_taken_over,
+    a_paused_webhooks_backlog_takes_no_slot_of_others,
 );
 
 /// One request the receiver got.
@@ -749,4 +750,65 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_a_dead_runners_claims_are
         feed.expect(200);
         assert_eq!(feed.body["items"].as_array().unwrap().len(), 1);
     }
+}
+
+async fn a_paused_webhooks_backlog_takes_no_slot_of_others(backend: Backend) {
+    let app = local_app(backend).await;
+    let receiver = Receiver::start().await;
+    let owner = app.user("anna@hotel-alpenblick.example").await;
+    let org = app.org(&owner, "Hotel Alpenblick").await;
+    let paused = register(
+        &app,
+        &owner.access,
+        &org,
+        &format!("{}/alt", receiver.url),
+        json!([]),
+    )
+    .await;
+    let active = register(
+        &app,
+        &owner.access,
+        &org,
+        &format!("{}/neu", receiver.url),
+        json!(["api_key.created"]),
+    )
+    .await;
+    for i in 0..6 {
+        app.post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            Some(&owner.access),
+            json!({"name": format!("Kasse {i}"), "scopes": ["read"]}),
+        )
+        .await
+        .expect(201);
+    }
+    let paused_id = paused["id"].as_str().unwrap();
+    app.patch(
+        &format!("{}/{paused_id}", hooks_path(&org)),
+        Some(&owner.access),
+        json!({"enabled": false}),
+    )
+    .await
+    .expect(200);
+    // Two slots, twelve due deliveries of which six belong to the paused webhook.
+    let narrow = WebhookSettings {
+        concurrency: 2,
+        ..local_delivery()
+    };
+    deliverer(&app, "runner-a", narrow).drain().await.unwrap();
+    assert_eq!(
+        receiver.received().len(),
+        6,
+        "every delivery of the active webhook"
+    );
+    let active_id = active["id"].as_str().unwrap();
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = '{active_id}' AND status = 'delivered'")),
+        6
+    );
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = '{paused_id}' AND status = 'pending' AND claimed_by IS NULL")),
+        6,
+        "the paused webhook's deliveries wait, unclaimed"
+    );
 }
