@@ -133,6 +133,14 @@ impl Webhook {
             .optional()
     }
 
+    /// How many webhooks the organisation has.
+    pub fn count_in_org(conn: &mut DbConnection, org_id: &str) -> QueryResult<i64> {
+        webhooks::table
+            .filter(webhooks::org_id.eq(org_id))
+            .count()
+            .get_result(conn)
+    }
+
     /// One page of the organisation's webhooks, oldest first, after the cursor's id.
     pub fn list(
         conn: &mut DbConnection,

@@ -16,7 +16,7 @@ use crate::http::idempotency::{self, Created, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::models::event::EventType;
-use crate::models::org;
+use crate::models::org::{self, Org};
 use crate::models::webhook::{self, stored_types, Delivery, DeliveryView, Webhook, WebhookView};
 use crate::models::{new_id, now};
 use crate::webhooks::{address, signing};
@@ -32,6 +32,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list_deliveries)
         .service(redeliver);
 }
+
+/// Most webhooks one organisation may have.
+pub const MAX_PER_ORG: i64 = 10;
 
 /// A new webhook.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -94,7 +97,7 @@ fn found(conn: &mut DbConnection, org_id: &str, id: &str) -> Result<Webhook, Api
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an owner/admin (keys cannot manage webhooks)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid URL (not https, not public) or event type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid URL (not https, not public) or event type, or the organisation already has 10 webhooks", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -124,6 +127,14 @@ async fn create_webhook(
         &["secret"],
         move |conn| {
             manage(conn, &user, &org_id)?;
+            // Each event goes to every webhook: a bound on them bounds that fan-out. The
+            // organisation's row lock makes concurrent creates count one after another.
+            Org::lock(conn, &org_id)?;
+            if Webhook::count_in_org(conn, &org_id)? >= MAX_PER_ORG {
+                return Err(ApiError::Unprocessable(format!(
+                    "an organisation may have at most {MAX_PER_ORG} webhooks; delete one first"
+                )));
+            }
             let at = now();
             let hook = Webhook {
                 id: new_id(),

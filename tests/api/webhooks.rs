@@ -545,6 +545,30 @@ async fn webhooks_are_managed_by_owners_and_admins_only(backend: Backend) {
     let new_secret = rotated.str("secret");
     assert_ne!(new_secret, hook["secret"].as_str().unwrap());
     assert!(rotated.body["previous_secret_valid_until"].is_string());
+    // At most ten per organisation (this one and nine more).
+    for i in 0..9 {
+        register(
+            &app,
+            &a.owner.access,
+            &a.id,
+            &format!("https://erp.hotel-alpenblick.example/{i}"),
+            json!([]),
+        )
+        .await;
+    }
+    let eleventh = app
+        .post(
+            &hooks_path(&a.id),
+            Some(&a.owner.access),
+            json!({"url": "https://erp.hotel-alpenblick.example/11"}),
+        )
+        .await;
+    eleventh.expect_problem(422);
+    assert!(
+        eleventh.str("detail").contains("at most 10"),
+        "{}",
+        eleventh.text
+    );
     // Delete, then it is gone.
     app.delete(&path, Some(&a.owner.access)).await.expect(204);
     app.get(&path, Some(&a.owner.access))
