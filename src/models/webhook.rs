@@ -72,11 +72,6 @@ pub fn stored_types(types: &[EventType]) -> String {
 }
 
 impl Webhook {
-    /// Whether this webhook takes events of `event_type`.
-    pub fn wants(&self, event_type: &str) -> bool {
-        self.event_types.is_empty() || self.event_types.split(',').any(|t| t == event_type)
-    }
-
     /// The webhook as sent to clients (without its secret).
     pub fn view(&self) -> Result<WebhookView, ApiError> {
         let status = match (self.enabled, self.failing_since) {
