@@ -20,7 +20,7 @@ use crate::catalogue_cache::CatalogueCache;
 use crate::db::{self, Pool};
 use crate::error::ApiError;
 use crate::http::bulkhead::{Bulkhead, Bulkheads};
-use crate::http::{control_chars, rate_limit};
+use crate::http::{conditional, control_chars, problems, rate_limit};
 use crate::metrics::Metrics;
 use crate::models::api_key::KeyUsage;
 use crate::routes::{self, openapi_document};
@@ -212,7 +212,9 @@ fn serve(
             .default_service(web::to(fallback))
             .wrap(from_fn(rate_limit::enforce))
             .wrap(from_fn(control_chars::refuse_in_query))
+            .wrap(from_fn(conditional::serve))
             .wrap(cors(&cors_origins))
+            .wrap(from_fn(problems::complete))
             .wrap(from_fn(telemetry::observe))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())
@@ -241,11 +243,12 @@ fn bulkheads(capacity: &Capacity) -> Bulkheads {
 
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
         .allowed_headers([
             "authorization",
             "content-type",
             "if-match",
+            "if-none-match",
             "idempotency-key",
             "x-request-id",
         ])
@@ -306,9 +309,24 @@ async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid query parameters: {err}")).into()
+    let words = match &err {
+        QueryPayloadError::Deserialize(e) => crate::http::wording::describe(&e.to_string()),
+        _ => "cannot be read".to_owned(),
+    };
+    ApiError::BadRequest(format!("the query string {words}")).into()
 }
 
-fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid path parameter: {err}")).into()
+/// Every path parameter of this API is a UUID: the 400 names the one that is not.
+fn path_error(_: PathError, req: &HttpRequest) -> actix_web::Error {
+    let bad = req
+        .match_info()
+        .iter()
+        .find(|(_, value)| uuid::Uuid::parse_str(value).is_err());
+    match bad {
+        Some((name, value)) => ApiError::BadRequest(format!(
+            "path parameter `{name}` must be a UUID, not {value:?}"
+        )),
+        None => ApiError::BadRequest("a path parameter has a value of the wrong form".into()),
+    }
+    .into()
 }

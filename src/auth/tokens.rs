@@ -79,7 +79,27 @@ impl TokenSigner {
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| ApiError::Unauthorized(format!("invalid access token: {e}")))
+            .map_err(|e| ApiError::Unauthorized(refusal(e.kind()).into()))
+    }
+}
+
+/// Why an access token was refused, in words a client can act on.
+fn refusal(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => {
+            "the access token has expired; get a new one at /api/v1/auth/refresh"
+        }
+        ErrorKind::ImmatureSignature => "the access token is not valid yet",
+        ErrorKind::InvalidSignature => "the access token's signature does not verify",
+        ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
+            "the access token was not issued for this API"
+        }
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "the access token is not signed with the algorithm this API uses"
+        }
+        ErrorKind::MissingRequiredClaim(_) => "the access token lacks a required claim",
+        _ => "the bearer token is neither a valid access token nor an API key",
     }
 }
 

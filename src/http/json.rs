@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::control_chars;
+use super::{control_chars, wording};
 use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
 
@@ -51,8 +51,7 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 
 /// Parses a body, naming the field of a data error.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let document: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    let document: Value = serde_json::from_slice(body).map_err(|e| malformed(&e))?;
     if !document.is_object() {
         return Err(ApiError::field(
             "body",
@@ -63,6 +62,16 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    // JSON Schema counts `1.0` as an integer, so a whole number written with a fraction
+    // is read as that integer.
+    let whole;
+    let body = match integral_floats(&document) {
+        Some(rewritten) => {
+            whole = rewritten;
+            whole.as_slice()
+        }
+        None => body,
+    };
     // Deserialised from the text, not from `document`, so that messages and number
     // handling stay those of the text deserialiser.
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -70,21 +79,69 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_data() {
-            let message = strip_position(&inner.to_string());
+            let message = wording::describe(&inner.to_string());
             // A missing field is reported at its parent; name the field itself.
-            let field = match (path.as_str(), missing_field(&message)) {
+            let field = match (path.as_str(), missing_field(&inner.to_string())) {
                 (".", missing) => missing.unwrap_or_else(|| "body".to_owned()),
                 (_, Some(missing)) => format!("{path}.{missing}"),
                 (_, None) => path,
             };
             ApiError::Validation(vec![FieldError::new(field, message)])
         } else {
-            ApiError::BadRequest(format!("malformed JSON: {inner}"))
+            malformed(&inner)
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    de.end().map_err(|e| malformed(&e))?;
     Ok(value)
+}
+
+/// The 400 for a body that is not JSON, saying where, in words rather than the parser's.
+fn malformed(error: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let (line, column) = (error.line(), error.column());
+    let what = match error.classify() {
+        Category::Eof => "the body ends before the JSON document is complete".to_owned(),
+        _ if error.to_string().starts_with("trailing characters") => {
+            format!("more text follows the JSON document (line {line}, column {column})")
+        }
+        _ if error.to_string().starts_with("recursion limit exceeded") => {
+            "the JSON document is nested too deeply".to_owned()
+        }
+        _ => format!("the body is not valid JSON at line {line}, column {column}"),
+    };
+    ApiError::BadRequest(format!("malformed JSON: {what}"))
+}
+
+/// The document again with every whole-number float (`2.0`) as an integer, if it has one.
+fn integral_floats(document: &Value) -> Option<Vec<u8>> {
+    fn whole(value: &mut Value) -> bool {
+        match value {
+            Value::Number(n) if n.is_f64() => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                    *value = Value::from(f as i64);
+                    true
+                }
+                _ => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |any, v| whole(v) | any),
+            Value::Object(fields) => fields.values_mut().fold(false, |any, v| whole(v) | any),
+            _ => false,
+        }
+    }
+    fn any(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => n.as_f64().is_some_and(|f| n.is_f64() && f.fract() == 0.0),
+            Value::Array(items) => items.iter().any(any),
+            Value::Object(fields) => fields.values().any(any),
+            _ => false,
+        }
+    }
+    if !any(document) {
+        return None;
+    }
+    let mut copy = document.clone();
+    whole(&mut copy);
+    serde_json::to_vec(&copy).ok()
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -116,14 +173,6 @@ where
     serde::Deserialize::deserialize(d).map(Some)
 }
 
-/// serde_json appends " at line 1 column 9"; the field name says more.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
-}
-
 /// Reads a body up to the configured limit; `required` bodies must be declared JSON, an
 /// optional one only when it is not empty.
 fn read_body(
@@ -145,8 +194,9 @@ fn read_body(
         }
         let mut body = Vec::new();
         while let Some(chunk) = payload.next().await {
-            let chunk =
-                chunk.map_err(|e| ApiError::BadRequest(format!("unreadable request body: {e}")))?;
+            let chunk = chunk.map_err(|_| {
+                ApiError::BadRequest("the request body could not be read to its end".into())
+            })?;
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
             }

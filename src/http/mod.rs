@@ -1,14 +1,18 @@
-//! Conventions shared by every endpoint: pagination, ETags, idempotency, validation,
-//! control-character refusal, rate limits.
+//! Conventions shared by every endpoint: pagination, ETags and conditional requests,
+//! idempotency, validation, problem documents, control-character refusal, rate limits.
 
 pub mod bulkhead;
+pub mod conditional;
 pub mod control_chars;
 pub mod etag;
 pub mod idempotency;
 pub mod json;
 pub mod pagination;
+pub mod problems;
+pub mod query;
 pub mod rate_limit;
 pub mod validate;
+pub mod wording;
 
 use actix_web::HttpRequest;
 

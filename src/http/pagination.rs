@@ -21,7 +21,7 @@ pub struct PageQuery {
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     pub cursor: Option<String>,
 }
 
@@ -44,14 +44,24 @@ impl PageQuery {
     /// Validates the limit and decodes the cursor (400 for either being bad).
     pub fn resolve(&self) -> Result<PageRequest, ApiError> {
         let limit = self.resolve_limit()?;
-        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode_cursor)
+            .transpose()?;
         Ok(PageRequest { limit, after })
     }
 
     /// Like [`PageQuery::resolve`], for lists whose cursor carries a sort key.
     pub fn resolve_keyed(&self) -> Result<KeyedPageRequest, ApiError> {
         let limit = self.resolve_limit()?;
-        let after = self.cursor.as_deref().map(decode).transpose()?;
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode)
+            .transpose()?;
         Ok(KeyedPageRequest { limit, after })
     }
 
@@ -59,7 +69,12 @@ impl PageQuery {
     /// optional sort key and a sequence number.
     pub fn resolve_position(&self) -> Result<PositionPageRequest, ApiError> {
         let limit = self.resolve_limit()?;
-        let after = self.cursor.as_deref().map(decode_position).transpose()?;
+        let after = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode_position)
+            .transpose()?;
         Ok(PositionPageRequest { limit, after })
     }
 

@@ -86,15 +86,25 @@ impl Checks {
     /// Normalises and checks a tag list: 1–10 distinct tags (see [`normalize_tag`]).
     pub fn tags(&mut self, field: &str, tags: &[String]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        let mut bad = false;
         for (i, tag) in tags.iter().enumerate() {
             match normalize_tag(tag) {
                 Ok(tag) if !out.contains(&tag) => out.push(tag),
                 Ok(_) => {}
-                Err(message) => self.fail(&format!("{field}[{i}]"), message),
+                Err(message) => {
+                    bad = true;
+                    self.fail(&format!("{field}[{i}]"), message);
+                }
             }
         }
-        if out.is_empty() || out.len() > 10 {
-            self.fail(field, "must hold 1 to 10 distinct tags");
+        // One error per problem: a bad tag is reported as itself, not also as a short list.
+        if tags.len() > 10 {
+            self.fail(
+                field,
+                format!("must hold at most 10 tags, not {}", tags.len()),
+            );
+        } else if out.is_empty() && !bad {
+            self.fail(field, "must hold at least one tag");
         }
         out
     }
@@ -124,9 +134,11 @@ impl Checks {
     }
 }
 
-/// Trims and lower-cases a tag and checks it is 2–40 characters of `a-z 0-9 -`.
+/// Trims and lower-cases a tag and checks it is 2–40 characters of `a-z 0-9 -`. Only ASCII
+/// letters are lower-cased, so what is accepted is exactly `A-Z a-z 0-9 -` (the Kelvin sign
+/// would lower-case to `k`).
 pub fn normalize_tag(tag: &str) -> Result<String, &'static str> {
-    let tag = tag.trim().to_lowercase();
+    let tag = tag.trim().to_ascii_lowercase();
     let valid_chars = tag
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');

@@ -30,10 +30,26 @@ use crate::models::{new_id, now, utc};
 macro_rules! event_types {
     ($($(#[$meta:meta])* $variant:ident => $text:literal),+ $(,)?) => {
         /// What happened. `data` holds the resource named by the part before the dot.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
         pub enum EventType {
             $($(#[$meta])* #[serde(rename = $text)] $variant),+
         }
+
+        // Written out rather than derived: the derive cannot read a `rename` that a macro
+        // passes in, and would name the variants as Rust spells them.
+        impl utoipa::PartialSchema for EventType {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(
+                        "What happened, as `<resource>.<change>`; `data` holds the resource.",
+                    ))
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl ToSchema for EventType {}
 
         impl EventType {
             /// Every type, in declaration order.

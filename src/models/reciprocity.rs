@@ -27,6 +27,17 @@ use crate::error::ApiError;
 /// Item counts per category; every category is present (0 when none).
 pub type CategoryCounts = BTreeMap<String, i64>;
 
+/// [`CategoryCounts`] as the document describes it: one count per item category.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CategoryTally {
+    pub expertise: i64,
+    pub resource: i64,
+    pub referral: i64,
+    pub support: i64,
+    pub other: i64,
+}
+
 /// Counts per category from `(category, n)` rows; every category is present.
 fn category_counts(rows: &[(ItemCategory, i64)]) -> CategoryCounts {
     let mut counts: CategoryCounts = ItemCategory::ALL
@@ -49,8 +60,10 @@ pub struct Reciprocity {
     pub confidential_agreements: i64,
     /// Items the organisation gave in completed, non-confidential agreements, per category.
     #[schema(example = json!({"expertise": 2, "resource": 1, "referral": 0, "support": 0, "other": 0}))]
+    #[schema(value_type = CategoryTally)]
     pub given: CategoryCounts,
     /// Items it received in completed, non-confidential exchanges (not trials), per category.
+    #[schema(value_type = CategoryTally)]
     pub received: CategoryCounts,
 }
 
@@ -111,8 +124,10 @@ pub struct Partner {
     /// When the latest agreement with this partner was made.
     pub last_agreement_at: DateTime<Utc>,
     /// Items given to this partner in completed agreements, per category.
+    #[schema(value_type = CategoryTally)]
     pub given: CategoryCounts,
     /// Items received from this partner in completed agreements, per category.
+    #[schema(value_type = CategoryTally)]
     pub received: CategoryCounts,
 }
 

@@ -45,6 +45,7 @@ pub struct WebhookView {
     pub enabled: bool,
     /// `active`, `paused` (turned off) or `failing` (paused because a delivery ran out of
     /// retries; enable it again to resume).
+    #[schema(value_type = WebhookStatus)]
     pub status: String,
     /// Since when deliveries have been failing, if they are.
     pub failing_since: Option<DateTime<Utc>>,
@@ -281,6 +282,7 @@ pub struct DeliveryView {
     pub event_id: uuid::Uuid,
     pub event_type: EventType,
     /// `pending` (waiting for its next attempt), `delivered` or `failed` (out of retries).
+    #[schema(value_type = DeliveryStatus)]
     pub status: String,
     /// When the next attempt is due, while pending.
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -528,4 +530,24 @@ impl DeliveryView {
                 .collect(),
         })
     }
+}
+
+/// A webhook's state, as [`WebhookView::status`] spells it (the document's name for it).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum WebhookStatus {
+    Active,
+    Paused,
+    Failing,
+}
+
+/// A delivery's state, as its view spells it (the document's name for it).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
 }

@@ -15,11 +15,11 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery, PageRequest};
 use crate::http::validate::Checks;
-use crate::models::agreement::lifecycle::{self, Action, Outcome};
+use crate::models::agreement::lifecycle::Action;
 use crate::models::agreement::store::{log_entries_of, AgreementFilter};
 use crate::models::agreement::{Agreement, AgreementStatus, AgreementView, LogEntryRef};
 use crate::models::effects::emit;
-use crate::models::event::{Event, EventType};
+use crate::models::event::Event;
 use crate::models::now;
 
 /// Routes of this module.
@@ -41,7 +41,7 @@ pub struct AgreementListQuery {
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     pub cursor: Option<String>,
 }
 
@@ -58,7 +58,8 @@ impl AgreementListQuery {
 /// Why an agreement is cancelled.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CancelRequest {
-    /// 3–1,000 characters; shown to both parties.
+    /// 3–1,000 characters (trimmed); shown to both parties.
+    #[schema(min_length = 3, max_length = 1000)]
     pub reason: String,
 }
 
@@ -97,7 +98,7 @@ fn views(
 #[get("/agreements")]
 async fn list_agreements(
     state: web::Data<AppState>,
-    query: web::Query<AgreementListQuery>,
+    query: crate::http::query::Query<AgreementListQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let page = query.page()?;
@@ -233,21 +234,7 @@ async fn act(
                 || ApiError::Forbidden("only the two parties may act on an agreement".into()),
             )?;
             let at = now();
-            let (stored, event_type) = match lifecycle::transition(agreement.state(), side, action)?
-            {
-                Outcome::Confirmed { completed } => (
-                    agreement.confirm(conn, side, completed, at)?,
-                    if completed {
-                        EventType::AgreementCompleted
-                    } else {
-                        EventType::AgreementConfirmed
-                    },
-                ),
-                Outcome::Cancelled => (
-                    agreement.cancel(conn, side, &reason, at)?,
-                    EventType::AgreementCancelled,
-                ),
-            };
+            let (stored, event_type) = agreement.act(conn, side, action, &reason, at)?;
             let entries = stored.log_entries(conn)?;
             let view = stored.view(true, entries)?;
             // Both parties see the parties' view (terms and salt included).
@@ -283,7 +270,7 @@ async fn org_agreements(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<OrgAgreementQuery>,
+    query: crate::http::query::Query<OrgAgreementQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let query = query.into_inner();

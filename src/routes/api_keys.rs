@@ -29,10 +29,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// A new API key.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct CreateKeyRequest {
-    /// 1–80 characters, to recognise the key.
-    #[schema(example = "ERP sync")]
+    /// 1–80 characters (trimmed), to recognise the key.
+    #[schema(example = "ERP sync", min_length = 1, max_length = 80)]
     pub name: String,
-    /// At least one of `read`, `write`.
+    /// At least one of `read`, `write` (repeats count once).
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
 }
 
@@ -41,7 +42,7 @@ pub struct CreateKeyRequest {
     tag = "orgs",
     params(
         ("org_id" = uuid::Uuid, Path, description = "The organisation"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response (without the secret) for the same key and body"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response (without the secret) for the same key and body"),
     ),
     request_body = CreateKeyRequest,
     responses(
@@ -129,7 +130,7 @@ async fn list_keys(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let page = query.resolve()?;

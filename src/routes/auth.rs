@@ -27,27 +27,37 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    /// Compared case-insensitively; stored lower-cased.
+    /// An RFC 5321 address whose domain has a dot, at most 254 bytes once trimmed and
+    /// lower-cased; compared case-insensitively, stored lower-cased.
     #[schema(example = "anna@kundenwerk.example")]
     pub email: String,
-    /// 12–128 characters.
-    #[schema(example = "correct horse battery staple")]
+    /// 12–128 characters, taken as sent (not trimmed).
+    #[schema(
+        example = "correct horse battery staple",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]{12,128}$"
+    )]
     pub password: String,
-    /// 1–100 characters.
-    #[schema(example = "Anna Berger")]
+    /// 1–100 characters (trimmed).
+    #[schema(example = "Anna Berger", min_length = 1, max_length = 100)]
     pub display_name: String,
 }
 
 /// E-mail and password.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    /// Any text: an unknown address answers like a wrong password (401).
+    #[schema(pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$")]
     pub email: String,
+    /// Any text (401 when wrong).
+    #[schema(pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$")]
     pub password: String,
 }
 
 /// A refresh token to exchange.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// Any text (401 unless a live refresh token).
+    #[schema(pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$")]
     pub refresh_token: String,
 }
 

@@ -124,7 +124,7 @@ async fn list_blocks(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let page = query.resolve()?;

@@ -33,13 +33,20 @@ pub struct CatalogueParams {
     /// Full text over title, description and tags (German and English; case and
     /// diacritics ignored, `ß` = `ss`; every word must occur, words of three or more
     /// characters also as word prefixes; at most 8 words count).
+    #[param(pattern = r"^[^\x00-\x1F\x7F]*$")]
     q: Option<String>,
     kind: Option<ListingKind>,
     category: Option<ListingCategory>,
-    /// Repeatable; every tag must be present.
+    /// Repeatable, at most 10 times; every tag must be present. Each is 2–40 characters of
+    /// `a-z 0-9 -`, trimmed and lower-cased.
     #[serde(default)]
+    #[param(max_items = 10, pattern = r"^[A-Za-z0-9-]{2,40}$")]
     tag: Option<Vec<String>>,
+    /// Exact industry (trimmed, case-insensitive; blank: no filter).
+    #[param(pattern = r"^[^\x00-\x1F\x7F]*$")]
     industry: Option<String>,
+    /// Exact region (trimmed; blank: no filter).
+    #[param(pattern = r"^[^\x00-\x1F\x7F]*$")]
     region: Option<String>,
     org_id: Option<uuid::Uuid>,
     /// Only listings with (true) or without (false) a no-obligation trial.
@@ -51,8 +58,9 @@ pub struct CatalogueParams {
     /// `relevance` (default with `q`) or `newest` (default without).
     sort: Option<SortOrder>,
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     cursor: Option<String>,
 }
 
@@ -200,7 +208,7 @@ fn parse(pairs: Vec<(String, String)>) -> Result<Parsed, ApiError> {
 async fn search_listings(
     state: web::Data<AppState>,
     caller: MaybePrincipal,
-    params: web::Query<Vec<(String, String)>>,
+    params: crate::http::query::Query<Vec<(String, String)>>,
 ) -> ApiResult<HttpResponse> {
     let Parsed {
         mut query,

@@ -33,8 +33,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// A thank-you about the other party.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct CreateEndorsementRequest {
-    /// 3–1,000 characters, public.
-    #[schema(example = "Danke für die großartige Schulung – unser Empfang strahlt!")]
+    /// 3–1,000 characters (trimmed), public.
+    #[schema(
+        example = "Danke für die großartige Schulung – unser Empfang strahlt!",
+        min_length = 3,
+        max_length = 1000
+    )]
     pub text: String,
 }
 
@@ -44,7 +48,7 @@ pub struct CreateEndorsementRequest {
     tag = "agreements",
     params(
         ("id" = uuid::Uuid, Path, description = "The agreement"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response for the same key and body"),
     ),
     request_body = CreateEndorsementRequest,
     responses(
@@ -172,7 +176,7 @@ async fn agreement_endorsements(
 async fn org_endorsements(
     state: web::Data<AppState>,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let page = query.resolve()?;

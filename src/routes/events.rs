@@ -21,12 +21,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    /// Only these types, comma-separated (e.g. `proposal.received,proposal.countered`).
+    /// Only these types, comma-separated (e.g. `proposal.received,proposal.countered`;
+    /// absent or empty: every type).
+    #[param(value_type = Option<Vec<EventType>>, style = Form, explode = false)]
     pub types: Option<String>,
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     pub cursor: Option<String>,
 }
 
@@ -83,7 +85,7 @@ async fn org_events(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<EventQuery>,
+    query: crate::http::query::Query<EventQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let query = query.into_inner();

@@ -32,6 +32,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// Whom to invite, in which role.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct InviteRequest {
+    /// An RFC 5321 address whose domain has a dot, at most 254 bytes once trimmed and
+    /// lower-cased (as on registration).
     #[schema(example = "jonas@kundenwerk.example")]
     pub email: String,
     /// Defaults to `member`; only owners may invite owners.
@@ -43,7 +45,7 @@ pub struct InviteRequest {
     tag = "orgs",
     params(
         ("org_id" = uuid::Uuid, Path, description = "The organisation"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response (without the token) for the same key and body"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response (without the token) for the same key and body"),
     ),
     request_body = InviteRequest,
     responses(
@@ -135,7 +137,7 @@ async fn list_invitations(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let page = query.resolve()?;

@@ -41,16 +41,25 @@ pub struct CreateListingRequest {
     pub org_id: uuid::Uuid,
     pub kind: ListingKind,
     pub category: ListingCategory,
-    /// 3–120 characters.
-    #[schema(example = "Außergewöhnlicher Kundenservice: Schulung für Ihr Empfangsteam")]
+    /// 3–120 characters (trimmed).
+    #[schema(
+        example = "Außergewöhnlicher Kundenservice: Schulung für Ihr Empfangsteam",
+        min_length = 3,
+        max_length = 120
+    )]
     pub title: String,
-    /// Up to 5,000 characters.
+    /// Up to 5,000 characters (trimmed; may be empty).
+    #[schema(max_length = 5000)]
     pub description: String,
-    /// 1–10 tags of `a-z 0-9 -`, 2–40 characters each; trimmed and lower-cased.
-    #[schema(example = json!(["kundenservice", "schulung"]))]
+    /// 1–10 distinct tags of `a-z 0-9 -`, 2–40 characters each; trimmed and lower-cased
+    /// (tags equal after that count once).
+    #[schema(example = json!(["kundenservice", "schulung"]), min_items = 1, max_items = 10, pattern = r"^[A-Za-z0-9-]{2,40}$")]
     pub tags: Vec<String>,
-    /// Defaults to the organisation's industry.
+    /// 2–80 characters (trimmed, lower-cased); defaults to the organisation's industry.
+    #[schema(min_length = 2, max_length = 80)]
     pub industry: Option<String>,
+    /// Up to 80 characters (trimmed; blank is none).
+    #[schema(max_length = 80)]
     pub region: Option<String>,
     /// Offers a no-obligation trial or sample.
     #[serde(default)]
@@ -64,15 +73,26 @@ pub struct CreateListingRequest {
 /// (the approved text stays public); the other fields apply at once.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateListingRequest {
+    /// 3–120 characters (trimmed).
+    #[schema(min_length = 3, max_length = 120)]
     pub title: Option<String>,
+    /// Up to 5,000 characters (trimmed; may be empty).
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
+    /// Replaces the tags: as on creation.
+    #[schema(min_items = 1, max_items = 10, pattern = r"^[A-Za-z0-9-]{2,40}$")]
     pub tags: Option<Vec<String>>,
     pub category: Option<ListingCategory>,
+    /// 2–80 characters (trimmed, lower-cased).
+    #[schema(min_length = 2, max_length = 80)]
     pub industry: Option<String>,
+    /// Up to 80 characters (trimmed; blank or `null` clears it).
     #[serde(default, deserialize_with = "crate::http::json::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 80)]
     pub region: Option<Option<String>>,
     pub trial_available: Option<bool>,
+    /// When the listing leaves search and matching by itself (must be in the future);
+    /// `null` clears it.
     #[serde(default, deserialize_with = "crate::http::json::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
@@ -90,7 +110,7 @@ pub(crate) fn listing_response(
 #[utoipa::path(
     tag = "listings",
     request_body = CreateListingRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response for the same key and body")),
     responses(
         (status = 201, description = "Created as draft", body = ListingView, headers(("ETag" = String), ("Location" = String))),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
@@ -215,7 +235,7 @@ async fn get_listing(
     tag = "listings",
     params(
         ("id" = uuid::Uuid, Path, description = "The listing"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read; 412 when stale"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last read; 412 when stale"),
     ),
     request_body = UpdateListingRequest,
     responses(

@@ -31,15 +31,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[into_params(parameter_in = Query)]
 pub struct MatchQuery {
     /// Industry of the partners' listings: default the organisation's (or the listing's)
-    /// own; `any` for every industry.
+    /// own; `any` for every industry (trimmed, case-insensitive).
+    #[param(pattern = r"^[^\x00-\x1F\x7F]*$")]
     pub industry: Option<String>,
+    /// Exact region of the partners' listings (blank: any).
+    #[param(pattern = r"^[^\x00-\x1F\x7F]*$")]
     pub region: Option<String>,
     pub category: Option<ListingCategory>,
     /// Only partner listings with (true) or without (false) a no-obligation trial.
     pub trial: Option<bool>,
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     pub cursor: Option<String>,
 }
 
@@ -225,7 +229,7 @@ async fn org_matches(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<MatchQuery>,
+    query: crate::http::query::Query<MatchQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let query = query.into_inner();
@@ -338,7 +342,7 @@ async fn listing_matches(
     state: web::Data<AppState>,
     caller: MaybePrincipal,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<MatchQuery>,
+    query: crate::http::query::Query<MatchQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
     let query = query.into_inner();

@@ -32,7 +32,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// Joining with an invitation.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct JoinRequest {
-    /// The `token` of an invitation sent to the caller's e-mail address.
+    /// The `token` of an invitation sent to the caller's e-mail address (trimmed).
+    #[schema(pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$")]
     pub invitation_token: String,
 }
 
@@ -58,7 +59,7 @@ async fn list_members(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let page = query.resolve()?;
@@ -77,14 +78,15 @@ async fn list_members(
     tag = "orgs",
     params(
         ("org_id" = uuid::Uuid, Path, description = "The organisation"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response for the same key and body"),
     ),
     request_body = JoinRequest,
     responses(
         (status = 201, description = "Joined", body = MemberView, headers(("Location" = String))),
         (status = 403, description = "The invitation is for another e-mail address", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invitation for this organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Invitation already used, revoked or expired; or already a member", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body, or no such invitation for this organisation (`errors` names `invitation_token`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -132,7 +134,14 @@ fn accept(
         )));
     }
     let invitation = Invitation::find_by_token(conn, org_id, token_hash)?
-        .ok_or_else(|| ApiError::NotFound("no such invitation for this organisation".into()))?;
+        // The organisation (the target) exists; what the body names does not: 422, as for
+        // any unknown referenced row (docs/API-DESIGN.md).
+        .ok_or_else(|| {
+            ApiError::field(
+                "invitation_token",
+                "no such invitation for this organisation",
+            )
+        })?;
     let at = now();
     let status = invitation.status(at);
     if status != InvitationStatus::Pending {

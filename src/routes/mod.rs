@@ -16,6 +16,7 @@ pub mod moderation;
 pub mod modlog;
 pub mod ops;
 pub mod orgs;
+pub mod problems;
 pub mod proposal_actions;
 pub mod proposals;
 pub mod reciprocity;
@@ -63,6 +64,7 @@ where
     app.openapi(openapi::base())
         .service(utoipa_actix_web::scope("/api/v1").configure(configure))
         .configure(ops::configure)
+        .configure(problems::configure)
 }
 
 /// The OpenAPI document the code describes.

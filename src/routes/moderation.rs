@@ -13,7 +13,7 @@ use crate::auth::Moderator;
 use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::etag;
-use crate::http::json::Json;
+use crate::http::json::{Json, OptionalJson};
 use crate::http::pagination::{self, Cursor, PageQuery};
 use crate::http::validate::Checks;
 use crate::models::listing::lifecycle::Action;
@@ -38,14 +38,20 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// Why a moderator acts; shown to the owner and in the public moderation log.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReasonRequest {
-    /// 3–500 characters.
-    #[schema(example = "Das Angebot verspricht Gegenleistungen, die nicht belegt sind.")]
+    /// 3–500 characters (trimmed).
+    #[schema(
+        example = "Das Angebot verspricht Gegenleistungen, die nicht belegt sind.",
+        min_length = 3,
+        max_length = 500
+    )]
     pub reason: String,
 }
 
 /// An optional note for approvals and restorations.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NoteRequest {
+    /// Up to 500 characters (trimmed; blank is none).
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -73,10 +79,11 @@ fn reason(body: ReasonRequest) -> Result<String, ApiError> {
     Ok(reason)
 }
 
-fn note(body: Option<Json<NoteRequest>>) -> Result<Option<String>, ApiError> {
+fn note(body: OptionalJson<NoteRequest>) -> Result<Option<String>, ApiError> {
     let mut checks = Checks::new();
     let note = body
-        .and_then(|b| b.into_inner().reason)
+        .0
+        .and_then(|b| b.reason)
         .and_then(|r| checks.optional_text("reason", Some(&r), 500));
     checks.finish()?;
     Ok(note)
@@ -96,7 +103,7 @@ fn note(body: Option<Json<NoteRequest>>) -> Result<Option<String>, ApiError> {
 async fn queue(
     state: web::Data<AppState>,
     _moderator: Moderator,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let request = query.resolve_keyed()?;
     let after = match request.after.clone() {
@@ -178,7 +185,7 @@ async fn approve(
     state: web::Data<AppState>,
     moderator: Moderator,
     path: web::Path<uuid::Uuid>,
-    body: Option<Json<NoteRequest>>,
+    body: OptionalJson<NoteRequest>,
 ) -> ApiResult<HttpResponse> {
     let note = note(body)?;
     decide(&state, moderator, path.into_inner(), Action::Approve, note).await
@@ -266,7 +273,7 @@ async fn restore(
     state: web::Data<AppState>,
     moderator: Moderator,
     path: web::Path<uuid::Uuid>,
-    body: Option<Json<NoteRequest>>,
+    body: OptionalJson<NoteRequest>,
 ) -> ApiResult<HttpResponse> {
     let note = note(body)?;
     decide(&state, moderator, path.into_inner(), Action::Restore, note).await

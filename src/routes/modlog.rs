@@ -52,7 +52,7 @@ async fn entries(
 async fn public_modlog(
     state: web::Data<AppState>,
     caller: MaybePrincipal,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let admin =
         matches!(caller.0, Some(Principal::User(ref u)) if u.is_platform(PlatformRole::Admin));
@@ -74,7 +74,7 @@ async fn public_modlog(
 async fn audit_log(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     if !user.is_platform(PlatformRole::Admin) {
         return Err(ApiError::Forbidden(

@@ -46,8 +46,10 @@ async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     db::run(&state.pool, |conn| {
-        conn.ping()
-            .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))
+        conn.ping().map_err(|e| {
+            tracing::warn!(error = %e, "readiness check: the database does not answer");
+            ApiError::Unavailable("the database does not answer".into())
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(Health {

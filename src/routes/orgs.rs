@@ -30,33 +30,47 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// A new organisation.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct CreateOrgRequest {
-    /// 2–120 characters.
-    #[schema(example = "Kundenwerk GmbH")]
+    /// 2–120 characters (trimmed).
+    #[schema(example = "Kundenwerk GmbH", min_length = 2, max_length = 120)]
     pub name: String,
-    /// 2–80 characters; partners are matched within an industry by default.
-    #[schema(example = "hospitality")]
+    /// 2–80 characters (trimmed, lower-cased); partners are matched within an industry by
+    /// default.
+    #[schema(example = "hospitality", min_length = 2, max_length = 80)]
     pub industry: String,
-    /// Up to 2,000 characters.
+    /// Up to 2,000 characters (trimmed; blank is none).
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
-    /// An http(s) URL.
+    /// An `http://` or `https://` URL (scheme in any case) with a host, no whitespace, up
+    /// to 300 characters (trimmed; blank is none).
+    #[schema(
+        pattern = r"^[\t\n\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[Hh][Tt][Tt][Pp]://[^\x00-\x20/\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x20\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{0,292}|[Hh][Tt][Tt][Pp][Ss]://[^\x00-\x20/\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x20\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{0,291})?[\t\n\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    )]
     pub website: Option<String>,
-    /// Up to 80 characters.
+    /// Up to 80 characters (trimmed; blank is none).
+    #[schema(max_length = 80)]
     pub region: Option<String>,
 }
 
 /// Changes to an organisation; absent fields stay, `null` clears an optional field.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateOrgRequest {
+    /// 2–120 characters (trimmed).
+    #[schema(min_length = 2, max_length = 120)]
     pub name: Option<String>,
+    /// 2–80 characters (trimmed, lower-cased).
+    #[schema(min_length = 2, max_length = 80)]
     pub industry: Option<String>,
+    /// Up to 2,000 characters (trimmed; blank or `null` clears it).
     #[serde(default, deserialize_with = "crate::http::json::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub description: Option<Option<String>>,
+    /// An `http://` or `https://` URL, as on creation (blank or `null` clears it).
     #[serde(default, deserialize_with = "crate::http::json::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[\t\n\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[Hh][Tt][Tt][Pp]://[^\x00-\x20/\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x20\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{0,292}|[Hh][Tt][Tt][Pp][Ss]://[^\x00-\x20/\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x20\x7F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{0,291})?[\t\n\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$")]
     pub website: Option<Option<String>>,
+    /// Up to 80 characters (trimmed; blank or `null` clears it).
     #[serde(default, deserialize_with = "crate::http::json::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 80)]
     pub region: Option<Option<String>>,
 }
 
@@ -64,13 +78,16 @@ pub struct UpdateOrgRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OrgListQuery {
-    /// Case-insensitive substring of the name.
+    /// Case-insensitive substring of the name (trimmed; blank: no filter).
+    #[param(pattern = r"^[^\x00-\x1F\x7F]*$")]
     pub q: Option<String>,
-    /// Exact industry.
+    /// Exact industry (trimmed, case-insensitive; blank: no filter).
+    #[param(pattern = r"^[^\x00-\x1F\x7F]*$")]
     pub industry: Option<String>,
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     pub cursor: Option<String>,
 }
 
@@ -84,7 +101,7 @@ fn org_response(status: actix_web::http::StatusCode, org: &Org) -> ApiResult<Htt
 #[utoipa::path(
     tag = "orgs",
     request_body = CreateOrgRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response for the same key and body")),
     responses(
         (status = 201, description = "Created", body = OrgView, headers(("ETag" = String), ("Location" = String))),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
@@ -147,7 +164,7 @@ async fn create_org(
 #[get("/orgs")]
 async fn list_orgs(
     state: web::Data<AppState>,
-    query: web::Query<OrgListQuery>,
+    query: crate::http::query::Query<OrgListQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let page = PageQuery {
@@ -204,7 +221,7 @@ async fn get_org(
     tag = "orgs",
     params(
         ("org_id" = uuid::Uuid, Path, description = "The organisation"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read; 412 when stale"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last read; 412 when stale"),
     ),
     request_body = UpdateOrgRequest,
     responses(

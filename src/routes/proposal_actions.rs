@@ -39,7 +39,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct CounterRequest {
     pub terms: Terms,
-    /// Up to 2,000 characters (may be empty).
+    /// Up to 2,000 characters (trimmed; may be empty).
+    #[schema(max_length = 2000)]
     pub message: String,
 }
 
@@ -47,14 +48,15 @@ pub struct CounterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AcceptRequest {
     /// The number of the latest revision (409 if a newer one exists).
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 2_147_483_647)]
     pub revision: i32,
 }
 
 /// An optional reason for declining or withdrawing.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CloseRequest {
-    /// Up to 1,000 characters; shown to both parties.
+    /// Up to 1,000 characters (trimmed; blank is none); shown to both parties.
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 
@@ -117,7 +119,7 @@ fn view_and_tell(
     tag = "proposals",
     params(
         ("id" = uuid::Uuid, Path, description = "The proposal"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response for the same key and body"),
     ),
     request_body = CounterRequest,
     responses(
@@ -211,15 +213,7 @@ async fn accept_proposal(
             let (current, latest) = state_of(conn, &proposal)?;
             lifecycle::transition(current, side, Action::Accept { revision })?;
             let at = now();
-            let agreement = agreement::from_accepted(&proposal, &latest, new_id(), at)?;
-            let closed = proposal.close(
-                conn,
-                ProposalStatus::Accepted,
-                None,
-                Some(&agreement.id),
-                at,
-            )?;
-            agreement.insert(conn)?;
+            let (closed, _) = agreement::store::accept(conn, &proposal, &latest, new_id(), at)?;
             view_and_tell(conn, &closed, EventType::ProposalAccepted)
         })
     })

@@ -43,8 +43,11 @@ pub struct CreateProposalRequest {
     pub to_org_id: uuid::Uuid,
     /// `exchange`: both sides give; `trial`: only `from` gives, no obligation.
     pub kind: ProposalKind,
-    /// Up to 2,000 characters (may be empty).
-    #[schema(example = "Wir würden gern voneinander lernen – ein fairer Tausch?")]
+    /// Up to 2,000 characters (trimmed; may be empty).
+    #[schema(
+        example = "Wir würden gern voneinander lernen – ein fairer Tausch?",
+        max_length = 2000
+    )]
     pub message: String,
     pub terms: Terms,
     /// Keep the terms out of the public log and registry (default false).
@@ -67,7 +70,7 @@ pub struct ProposalListQuery {
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     pub cursor: Option<String>,
 }
 
@@ -77,7 +80,7 @@ pub struct ProposalListQuery {
 #[utoipa::path(
     tag = "proposals",
     request_body = CreateProposalRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response for the same key and body")),
     responses(
         (status = 201, description = "Opened", body = ProposalView, headers(("Location" = String))),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
@@ -221,7 +224,7 @@ fn caller_orgs(
 async fn list_proposals(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<ProposalListQuery>,
+    query: crate::http::query::Query<ProposalListQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let page = PageQuery {

@@ -48,8 +48,9 @@ pub struct CreateReportRequest {
     pub target_id: uuid::Uuid,
     /// `manipulation` covers pressure tactics and fake reciprocity.
     pub reason: ReportReason,
-    /// What happened, up to 2,000 characters.
+    /// What happened, up to 2,000 characters (trimmed; may be empty).
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub details: String,
     /// Optional: one of your organisations, to file the report for it. Its event feed is
     /// then told of the outcome (`report.resolved`, with the report as you read it).
@@ -60,7 +61,9 @@ pub struct CreateReportRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResolveRequest {
     pub action: Resolution,
-    /// 3–500 characters; the reporter sees it, and it is the reason of any action taken.
+    /// 3–500 characters (trimmed); the reporter sees it, and it is the reason of any action
+    /// taken.
+    #[schema(min_length = 3, max_length = 500)]
     pub note: String,
 }
 
@@ -72,8 +75,9 @@ pub struct ReportListQuery {
     pub target_type: Option<TargetType>,
     pub target_id: Option<uuid::Uuid>,
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page; absent or empty for the first page.
     pub cursor: Option<String>,
 }
 
@@ -223,7 +227,7 @@ async fn create_report(
 async fn my_reports(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = query.resolve()?;
     let request = page.clone();
@@ -286,7 +290,7 @@ async fn get_report(
 async fn moderation_reports(
     state: web::Data<AppState>,
     _moderator: Moderator,
-    query: web::Query<ReportListQuery>,
+    query: crate::http::query::Query<ReportListQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let page = PageQuery {

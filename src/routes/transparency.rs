@@ -75,10 +75,14 @@ async fn public_key(state: web::Data<AppState>) -> HttpResponse {
 #[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// Index of the first entry (default 0).
-    #[param(value_type = Option<u64>, minimum = 0, default = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_i64, default = 0)]
     pub start: Option<String>,
-    /// The `next_cursor` of the previous page; the same as `start` (give one of them).
-    #[param(value_type = Option<String>, pattern = "^[0-9]+$")]
+    /// The `next_cursor` of the previous page; the same as `start` (give one of them):
+    /// decimal digits, at most 2^63 - 1. Absent or empty for the first page.
+    #[param(
+        value_type = Option<String>,
+        pattern = r"^(?:0*(?:[0-9]{1,18}|[1-8][0-9]{18}|9[0-1][0-9]{17}|92[0-1][0-9]{16}|922[0-2][0-9]{15}|9223[0-2][0-9]{14}|92233[0-6][0-9]{13}|922337[0-1][0-9]{12}|92233720[0-2][0-9]{10}|922337203[0-5][0-9]{9}|9223372036[0-7][0-9]{8}|92233720368[0-4][0-9]{7}|922337203685[0-3][0-9]{6}|9223372036854[0-6][0-9]{5}|92233720368547[0-6][0-9]{4}|922337203685477[0-4][0-9]{3}|9223372036854775[0-7][0-9]{2}|922337203685477580[0-6]|9223372036854775807))?$"
+    )]
     pub cursor: Option<String>,
     /// Entries per page, 1–100.
     #[param(value_type = Option<u64>, minimum = 1, maximum = 100, default = 20)]
@@ -98,11 +102,16 @@ pub struct EntriesQuery {
 #[get("/transparency/entries")]
 async fn entries(
     state: web::Data<AppState>,
-    query: web::Query<EntriesQuery>,
+    query: crate::http::query::Query<EntriesQuery>,
 ) -> ApiResult<HttpResponse> {
     let start = match (
         number("start", query.start.as_deref())?,
-        query.cursor.as_deref().map(cursor).transpose()?,
+        query
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(cursor)
+            .transpose()?,
     ) {
         (Some(start), Some(cursor)) if start != cursor => {
             return Err(ApiError::BadRequest(
@@ -147,11 +156,11 @@ async fn entries(
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// The leaf's index (less than `tree_size`).
-    #[param(value_type = u64, minimum = 0)]
+    #[param(value_type = u64, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub leaf_index: Option<String>,
     /// The size of the tree to prove inclusion in, at most the log's size (default: the
     /// current size, as in the latest checkpoint).
-    #[param(value_type = Option<u64>, minimum = 1)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub tree_size: Option<String>,
 }
 
@@ -163,22 +172,33 @@ pub struct InclusionQuery {
     params(InclusionQuery),
     responses(
         (status = 200, description = "The proof", body = InclusionProof),
-        (status = 400, description = "Missing or bad leaf_index or tree_size, a leaf outside the tree, or a tree larger than the log", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing or bad leaf_index, or a bad tree_size", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The log has not reached this tree_size (or, without tree_size, this leaf_index) yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "leaf_index is not below tree_size", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/transparency/proofs/inclusion")]
 async fn inclusion(
     state: web::Data<AppState>,
-    query: web::Query<InclusionQuery>,
+    query: crate::http::query::Query<InclusionQuery>,
 ) -> ApiResult<HttpResponse> {
     let leaf_index = required("leaf_index", query.leaf_index.as_deref())?;
-    let asked_size = number("tree_size", query.tree_size.as_deref())?;
+    let asked_size = positive("tree_size", query.tree_size.as_deref())?;
+    // A leaf outside the tree the request itself names can never be proved: 422. A tree or
+    // leaf the log has not reached yet may exist later: 404 (docs/API-DESIGN.md).
+    if let Some(tree_size) = asked_size.filter(|size| leaf_index >= *size) {
+        return Err(ApiError::Unprocessable(format!(
+            "leaf_index {leaf_index} is not in a tree of {tree_size} leaves (leaf indexes run \
+             from 0 to tree_size - 1)"
+        )));
+    }
     let proof = db::run(&state.pool, move |conn| {
-        let tree_size = within_log(asked_size, "tree_size", store::tree_size(conn)?)?;
+        let log_size = store::tree_size(conn)?;
+        let tree_size = within_log(asked_size, "tree_size", log_size)?;
         if leaf_index >= tree_size {
-            return Err(ApiError::BadRequest(format!(
-                "leaf_index {leaf_index} is not in a tree of {tree_size} leaves (leaf indexes \
-                 run from 0 to tree_size - 1)"
+            return Err(ApiError::NotFound(format!(
+                "leaf_index {leaf_index} is beyond the log, which has {log_size} leaves (leaf \
+                 indexes run from 0 to the log's size - 1)"
             )));
         }
         let hashes = store::inclusion_proof(conn, leaf_index, tree_size)?;
@@ -201,10 +221,10 @@ async fn inclusion(
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// The older tree's size, at least 1.
-    #[param(value_type = u64, minimum = 1)]
+    #[param(value_type = u64, minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub first: Option<String>,
     /// The newer tree's size, from `first` to the log's size (default: the current size).
-    #[param(value_type = Option<u64>, minimum = 1)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     pub second: Option<String>,
 }
 
@@ -216,26 +236,36 @@ pub struct ConsistencyQuery {
     params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof", body = ConsistencyProof),
-        (status = 400, description = "Missing or bad first or second, first 0 or above second, or a tree larger than the log", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing or bad first or second", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The log has not reached this second (or, without second, this first) yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "first is larger than second", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/transparency/proofs/consistency")]
 async fn consistency(
     state: web::Data<AppState>,
-    query: web::Query<ConsistencyQuery>,
+    query: crate::http::query::Query<ConsistencyQuery>,
 ) -> ApiResult<HttpResponse> {
     let first = required("first", query.first.as_deref())?;
-    let asked_second = number("second", query.second.as_deref())?;
     if first == 0 {
         return Err(ApiError::BadRequest(
             "first must be at least 1: every tree is consistent with the empty one".into(),
         ));
     }
+    let asked_second = positive("second", query.second.as_deref())?;
+    // As for inclusion: sizes in the wrong order never make a proof (422); a tree the log
+    // has not reached yet may exist later (404).
+    if let Some(second) = asked_second.filter(|second| first > *second) {
+        return Err(ApiError::Unprocessable(format!(
+            "first ({first}) must not be larger than second ({second})"
+        )));
+    }
     let proof = db::run(&state.pool, move |conn| {
-        let second = within_log(asked_second, "second", store::tree_size(conn)?)?;
+        let log_size = store::tree_size(conn)?;
+        let second = within_log(asked_second, "second", log_size)?;
         if first > second {
-            return Err(ApiError::BadRequest(format!(
-                "first ({first}) must not be larger than second ({second})"
+            return Err(ApiError::NotFound(format!(
+                "first {first} is beyond the log, which has {log_size} leaves"
             )));
         }
         let hashes = store::consistency_proof(conn, first, second)?;
@@ -249,10 +279,11 @@ async fn consistency(
     Ok(HttpResponse::Ok().json(proof))
 }
 
-/// A tree size asked for, or the log's size; never beyond the log.
+/// A tree size asked for, or the log's size; a tree the log has not reached yet is not
+/// found (it may be later).
 fn within_log(asked: Option<u64>, name: &str, log_size: u64) -> ApiResult<u64> {
     match asked {
-        Some(size) if size > log_size => Err(ApiError::BadRequest(format!(
+        Some(size) if size > log_size => Err(ApiError::NotFound(format!(
             "{name} {size} is beyond the log, which has {log_size} leaves"
         ))),
         Some(size) => Ok(size),
@@ -275,6 +306,15 @@ fn number(name: &str, text: Option<&str>) -> ApiResult<Option<u64>> {
             "{name} must be a whole number from 0 to {MAX_NUMBER}, written in decimal digits"
         ))
     })
+}
+
+/// A tree size, if given: at least 1, as the schema says (the empty tree has nothing to
+/// prove).
+fn positive(name: &str, text: Option<&str>) -> ApiResult<Option<u64>> {
+    match number(name, text)? {
+        Some(0) => Err(ApiError::BadRequest(format!("{name} must be at least 1"))),
+        size => Ok(size),
+    }
 }
 
 fn required(name: &str, text: Option<&str>) -> ApiResult<u64> {

@@ -39,7 +39,8 @@ pub const MAX_PER_ORG: i64 = 10;
 /// A new webhook.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct CreateWebhookRequest {
-    /// Where events are POSTed: `https`, to a public address (up to 2,000 characters).
+    /// Where events are POSTed: an absolute `https` URL (trimmed, up to 2,000 bytes) without
+    /// credentials, whose host is not a private, loopback or otherwise non-public address.
     #[schema(example = "https://erp.hotel-alpenblick.example/mutua/events")]
     pub url: String,
     /// The event types to deliver; absent or empty: every type.
@@ -52,6 +53,7 @@ pub struct CreateWebhookRequest {
 /// Changes of a webhook (each field optional).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateWebhookRequest {
+    /// A new URL, checked as on creation.
     pub url: Option<String>,
     /// Replaces the list; empty: every type.
     pub event_types: Option<Vec<EventType>>,
@@ -89,7 +91,7 @@ fn found(conn: &mut DbConnection, org_id: &str, id: &str) -> Result<Webhook, Api
     tag = "events",
     params(
         ("org_id" = uuid::Uuid, Path, description = "The organisation"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response (without the secret) for the same key and body"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1–255 visible ASCII characters; replays the first response (without the secret) for the same key and body"),
     ),
     request_body = CreateWebhookRequest,
     responses(
@@ -181,7 +183,7 @@ async fn list_webhooks(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<uuid::Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let org_id = path.into_inner().to_string();
     let page = query.into_inner().resolve()?;
@@ -238,7 +240,7 @@ async fn get_webhook(
     params(
         ("org_id" = uuid::Uuid, Path, description = "The organisation"),
         ("id" = uuid::Uuid, Path, description = "The webhook"),
-        ("If-Match" = Option<String>, Header, description = "The ETag read; 412 if it changed since"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag read; 412 if it changed since"),
     ),
     request_body = UpdateWebhookRequest,
     responses(
@@ -414,7 +416,7 @@ async fn list_deliveries(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
-    query: web::Query<PageQuery>,
+    query: crate::http::query::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let (org_id, id) = path.into_inner();
     let (org_id, id) = (org_id.to_string(), id.to_string());

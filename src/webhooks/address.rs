@@ -59,7 +59,20 @@ pub fn check_url(text: &str, policy: Policy) -> Result<Url, String> {
     if text.len() > MAX_URL {
         return Err(format!("must be at most {MAX_URL} characters"));
     }
-    let url = Url::parse(text).map_err(|e| format!("is not a URL ({e})"))?;
+    let url = Url::parse(text).map_err(|e| {
+        use url::ParseError as E;
+        let why = match e {
+            E::RelativeUrlWithoutBase => "it has no scheme; give the whole address, https://…",
+            E::EmptyHost => "it names no host",
+            E::InvalidPort => "its port is not a number from 1 to 65535",
+            E::InvalidIpv4Address | E::InvalidIpv6Address => "its IP address is malformed",
+            E::IdnaError | E::InvalidDomainCharacter => {
+                "its host name holds characters no host name may"
+            }
+            _ => "it is malformed",
+        };
+        format!("is not a URL: {why}")
+    })?;
     match url.scheme() {
         "https" => {}
         "http" if policy.allow_http => {}
@@ -179,7 +192,9 @@ mod tests {
             ("https://localhost/hook", "this machine"),
             ("https://api.localhost./hook", "this machine"),
             ("https://user:pw@hooks.example.com/", "credentials"),
-            ("not a url", "not a URL"),
+            ("not a url", "is not a URL: it has no scheme"),
+            ("https://:443/hook", "is not a URL: it names no host"),
+            ("https://hooks.example.com:99999/", "is not a URL: its port"),
         ] {
             let refused = check_url(url, strict).expect_err(url);
             assert!(refused.contains(why), "{url}: {refused}");

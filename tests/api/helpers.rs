@@ -131,6 +131,16 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// The body without its `request_id` (which names each request, so differs between
+    /// two that must otherwise answer alike).
+    pub fn answer(&self) -> Value {
+        let mut body = self.body.clone();
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("request_id");
+        }
+        body
+    }
+
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers

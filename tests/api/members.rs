@@ -239,8 +239,14 @@ async fn invitation_of_one_org_is_unknown_in_another(backend: Backend) {
         .str("token");
     let jonas = app.user(JONAS).await;
 
+    // The organisation exists; the token names nothing in it: 422 on the field.
     let resp = join(&app, &kundenwerk, &jonas, &token).await;
-    resp.expect_problem(404);
+    resp.expect_problem(422);
+    assert_eq!(resp.body["errors"][0]["field"], json!("invitation_token"));
+    assert_eq!(
+        resp.body["errors"][0]["message"],
+        json!("no such invitation for this organisation")
+    );
 
     assert!(memberships(&app, &jonas).await.is_empty());
     assert_eq!(
@@ -253,6 +259,10 @@ async fn invitation_of_one_org_is_unknown_in_another(backend: Backend) {
     );
     // A token nobody issued is unknown too.
     join(&app, &sonne_org, &jonas, "not-a-real-token")
+        .await
+        .expect_problem(422);
+    // An organisation that does not exist is the target missing: 404.
+    join(&app, "01a236e1-b400-739c-a58c-7d23c6062619", &jonas, &token)
         .await
         .expect_problem(404);
 }

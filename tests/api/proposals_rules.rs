@@ -1174,12 +1174,17 @@ async fn list_filters_and_pages(backend: Backend) {
         "limit=101",
         "limit=zwei",
         "cursor=garbage",
-        "cursor=",
     ] {
         let resp = app.get(&format!("{PROPOSALS}?{query}"), Some(a)).await;
         resp.expect_problem(400);
         assert_eq!(resp.body["type"], "/problems/bad-request", "{query}");
     }
+
+    // An empty cursor is the first page, as if it were absent.
+    let first = app.get(PROPOSALS, Some(a)).await;
+    let empty = app.get(&format!("{PROPOSALS}?cursor="), Some(a)).await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert_eq!(empty.body["items"], first.body["items"]);
 
     // limit=1 walks every proposal once, newest first.
     let mut seen = Vec::new();

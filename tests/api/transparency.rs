@@ -285,32 +285,89 @@ async fn proofs_verify_with_tlog_checkers(backend: Backend) {
 
 async fn bad_parameters_are_refused_in_the_apis_words(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    // An empty log has no leaf to prove.
+    // An empty log has no leaf to prove yet: not found (it may be later).
     let resp = app.get(&format!("{INCLUSION}?leaf_index=0"), None).await;
-    resp.expect_problem(400);
+    resp.expect_problem(404);
     assert!(
-        resp.str("detail").contains("not in a tree of 0 leaves"),
+        resp.str("detail")
+            .contains("leaf_index 0 is beyond the log, which has 0 leaves"),
         "{}",
         resp.text
     );
     append(&app, 6);
-    for (path, words) in [
-        (INCLUSION.to_string(), "leaf_index is required"),
+    // Well-formed requests: what the log has not reached yet is 404 (a later request may
+    // succeed); sizes that contradict each other can never make a proof, 422.
+    for (path, status, kind, words) in [
         (
             format!("{INCLUSION}?leaf_index=6"),
-            "leaf_index 6 is not in a tree of 6 leaves",
-        ),
-        (
-            format!("{INCLUSION}?leaf_index=3&tree_size=3"),
-            "not in a tree of 3 leaves",
-        ),
-        (
-            format!("{INCLUSION}?leaf_index=0&tree_size=0"),
-            "not in a tree of 0 leaves",
+            404,
+            "not-found",
+            "leaf_index 6 is beyond the log, which has 6 leaves",
         ),
         (
             format!("{INCLUSION}?leaf_index=0&tree_size=7"),
+            404,
+            "not-found",
             "tree_size 7 is beyond the log, which has 6 leaves",
+        ),
+        (
+            format!("{INCLUSION}?leaf_index=0&tree_size=9223372036854775807"),
+            404,
+            "not-found",
+            "tree_size 9223372036854775807 is beyond the log, which has 6 leaves",
+        ),
+        (
+            format!("{INCLUSION}?leaf_index=3&tree_size=3"),
+            422,
+            "unprocessable",
+            "leaf_index 3 is not in a tree of 3 leaves",
+        ),
+        (
+            format!("{INCLUSION}?leaf_index=9&tree_size=7"),
+            422,
+            "unprocessable",
+            "leaf_index 9 is not in a tree of 7 leaves",
+        ),
+        (
+            format!("{CONSISTENCY}?first=7"),
+            404,
+            "not-found",
+            "first 7 is beyond the log, which has 6 leaves",
+        ),
+        (
+            format!("{CONSISTENCY}?first=2&second=9"),
+            404,
+            "not-found",
+            "second 9 is beyond the log, which has 6 leaves",
+        ),
+        (
+            format!("{CONSISTENCY}?first=5&second=4"),
+            422,
+            "unprocessable",
+            "first (5) must not be larger than second (4)",
+        ),
+        (
+            format!("{CONSISTENCY}?first=9&second=8"),
+            422,
+            "unprocessable",
+            "first (9) must not be larger than second (8)",
+        ),
+    ] {
+        let resp = app.get(&path, None).await;
+        resp.expect_problem(status);
+        assert_eq!(
+            resp.body["type"],
+            json!(format!("/problems/{kind}")),
+            "{path}"
+        );
+        let detail = resp.str("detail");
+        assert!(detail.contains(words), "{path}: {detail}");
+    }
+    for (path, words) in [
+        (INCLUSION.to_string(), "leaf_index is required"),
+        (
+            format!("{INCLUSION}?leaf_index=0&tree_size=0"),
+            "tree_size must be at least 1",
         ),
         (
             format!("{INCLUSION}?leaf_index=-1"),
@@ -347,16 +404,8 @@ async fn bad_parameters_are_refused_in_the_apis_words(backend: Backend) {
             "first must be at least 1",
         ),
         (
-            format!("{CONSISTENCY}?first=5&second=4"),
-            "first (5) must not be larger than second (4)",
-        ),
-        (
-            format!("{CONSISTENCY}?first=7"),
-            "first (7) must not be larger than second (6)",
-        ),
-        (
-            format!("{CONSISTENCY}?first=2&second=9"),
-            "second 9 is beyond the log, which has 6 leaves",
+            format!("{CONSISTENCY}?first=1&second=0"),
+            "second must be at least 1",
         ),
         (
             format!("{CONSISTENCY}?first=x"),
@@ -412,7 +461,7 @@ async fn bad_parameters_are_refused_in_the_apis_words(backend: Backend) {
     let resp = app
         .get(&format!("{INCLUSION}?leaf_index=9223372036854775807"), None)
         .await;
-    resp.expect_problem(400);
+    resp.expect_problem(404);
 }
 
 async fn sibling_instances_sign_with_one_key(backend: Backend) {

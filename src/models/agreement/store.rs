@@ -5,12 +5,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::lifecycle::{self, Action, Outcome};
 use super::{Agreement, AgreementStatus, LogEntryRef};
 use crate::db::schema::{agreement_items, agreements, log_leaves};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::models::effects::emit;
+use crate::models::event::EventType;
 use crate::models::party::Side;
+use crate::models::proposal::{Proposal, ProposalStatus, Revision};
 use crate::transparency::leaf::LogEvent;
 
 /// Filters of the agreement lists.
@@ -119,6 +122,32 @@ impl Agreement {
         Ok(stored)
     }
 
+    /// `side` completes or cancels the agreement as its lifecycle allows: the agreement as
+    /// stored after it (leaf appended) and the event both parties are told of.
+    pub fn act(
+        &self,
+        conn: &mut DbConnection,
+        side: Side,
+        action: Action,
+        reason: &str,
+        at: NaiveDateTime,
+    ) -> Result<(Agreement, EventType), ApiError> {
+        Ok(match lifecycle::transition(self.state(), side, action)? {
+            Outcome::Confirmed { completed } => (
+                self.confirm(conn, side, completed, at)?,
+                if completed {
+                    EventType::AgreementCompleted
+                } else {
+                    EventType::AgreementConfirmed
+                },
+            ),
+            Outcome::Cancelled => (
+                self.cancel(conn, side, reason, at)?,
+                EventType::AgreementCancelled,
+            ),
+        })
+    }
+
     /// Cancels an active agreement for `side` and appends the `agreement.cancelled` leaf.
     pub fn cancel(
         &self,
@@ -203,4 +232,25 @@ pub fn log_entries_of(
         }
     }
     Ok(grouped)
+}
+
+/// Accepts revision `latest` of the open `proposal` (its lifecycle already checked): the
+/// proposal closed as accepted and the new agreement `id`, stored with its leaf.
+pub fn accept(
+    conn: &mut DbConnection,
+    proposal: &Proposal,
+    latest: &Revision,
+    id: String,
+    at: NaiveDateTime,
+) -> Result<(Proposal, Agreement), ApiError> {
+    let agreement = super::from_accepted(proposal, latest, id, at)?;
+    let closed = proposal.close(
+        conn,
+        ProposalStatus::Accepted,
+        None,
+        Some(&agreement.id),
+        at,
+    )?;
+    agreement.insert(conn)?;
+    Ok((closed, agreement))
 }

@@ -65,16 +65,21 @@ text_enum! {
 #[serde(deny_unknown_fields)]
 pub struct Item {
     pub category: ItemCategory,
-    /// 3–500 characters.
-    #[schema(example = "Zwei Workshops zu Kundenservice für das Empfangsteam")]
+    /// 3–500 characters (trimmed).
+    #[schema(
+        example = "Zwei Workshops zu Kundenservice für das Empfangsteam",
+        min_length = 3,
+        max_length = 500
+    )]
     pub description: String,
     /// A positive whole number, up to 1,000,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 1_000_000, example = 8)]
     pub quantity: Option<i64>,
-    /// The unit of `quantity`, 1–30 characters (e.g. `hours`).
+    /// The unit of `quantity`, 1–30 characters (trimmed; e.g. `hours`); only with a
+    /// `quantity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "hours")]
+    #[schema(example = "hours", min_length = 1, max_length = 30)]
     pub unit: Option<String>,
     /// A published listing of the giving side that this item fulfils.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,9 +91,11 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Terms {
-    /// Up to 20 items.
+    /// 1–20 items: the proposing organisation always gives something.
+    #[schema(min_items = 1, max_items = 20)]
     pub from_gives: Vec<Item>,
-    /// Up to 20 items; empty for a `trial`.
+    /// Up to 20 items: at least one for an `exchange`, none for a `trial`.
+    #[schema(max_items = 20)]
     pub to_gives: Vec<Item>,
 }
 

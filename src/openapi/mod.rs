@@ -1,5 +1,8 @@
 //! The OpenAPI document: info, tags and security schemes here; paths and schemas come from
-//! the handlers' `#[utoipa::path]` annotations.
+//! the handlers' `#[utoipa::path]` annotations; [`exact`] makes it say what the server does
+//! where the derives cannot.
+
+pub mod exact;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
@@ -15,7 +18,10 @@ use crate::models::proposal::store::Direction;
         title = "Mutua API",
         description = "Partnership and knowledge-sharing marketplace: complementary partners, \
             mutual-benefit agreements and a transparent, verifiable agreement log.\n\n\
-            Errors are RFC 9457 problem documents. Lists use cursor pagination. \
+            Errors are RFC 9457 problem documents (`application/problem+json`); each `type` \
+            resolves to a page describing the problem, `instance` and `request_id` name the \
+            request. Lists use cursor pagination. `HEAD` works wherever `GET` does. A `GET` \
+            that sends an `ETag` answers `If-None-Match` with `304 Not Modified`. \
             See docs/API-DESIGN.md for the conventions.",
         license(name = "MIT OR Apache-2.0")
     ),
@@ -103,4 +109,11 @@ pub fn finish(doc: &mut Document) {
         }
     }
     crate::http::rate_limit::describe(doc);
+    // The last passes work on the document's JSON form: they read and rewrite it the way
+    // a client generator reads it.
+    // Built once, at start-up (and by `mutua openapi`): a document that does not read back
+    // is a bug of these passes, so it stops the process rather than serving half a contract.
+    let mut value = serde_json::to_value(&*doc).expect("the OpenAPI document serialises");
+    exact::apply(&mut value);
+    *doc = serde_json::from_value(value).expect("the finished OpenAPI document reads back");
 }
