@@ -1,17 +1,31 @@
-//! `mutua seed`: deterministic, realistic demo data for one industry (hospitality) — a tag
-//! vocabulary with a long tail, German and English offers and needs, most of them
-//! published, some pending or draft — and one login plus one read API key per organisation,
-//! written to a CSV file so benchmarks can act as those organisations.
+//! `mutua seed`: deterministic, realistic demo data for one industry (hospitality).
+//! Each organisation is a kind of business (a [`profiles::Profile`]: a hotel, a bakery, a
+//! tax adviser for gastronomy …) whose offers come from what such a business can give and
+//! whose needs from what it lacks, each listing about one [`topics::Topic`] in title,
+//! description and tags; most listings are published, some pending or draft. About three
+//! in ten organisations then negotiate a partnership with a complementary partner
+//! ([`partnerships`]): through the same model functions as the API, so the registry, the
+//! transparency log, the event feeds and the reciprocity balances hold what the API would
+//! have written. One login plus one read API key per organisation goes to a CSV file, so
+//! benchmarks can act as those organisations.
 //!
 //! Every seeded account shares one password, hashed once: hashing 10,000 passwords with
 //! Argon2id would take minutes and prove nothing.
 
+pub mod base;
+pub mod listings;
+pub mod partnerships;
+pub mod profiles;
 pub mod proposals;
+pub mod topics;
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
 use diesel::prelude::*;
+use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,12 +33,19 @@ use rand_chacha::ChaCha8Rng;
 use crate::auth::tokens::sha256_hex;
 use crate::db::schema::{memberships, orgs, users};
 use crate::db::DbConnection;
+use crate::error::ApiError;
 use crate::models::api_key::{ApiKey, Scope, Scopes};
-use crate::models::listing::{Listing, ListingCategory, ListingFields, ListingKind, ListingStatus};
+use crate::models::event;
+use crate::models::listing::{Listing, ListingKind, ListingStatus};
 use crate::models::membership::OrgRole;
 use crate::models::org::Org;
 use crate::models::user::{AccountStatus, PlatformRole, User};
 use crate::transparency::{Leaf, LogEvent};
+use base::seeded_id;
+pub use base::SeedReport;
+use listings::{ProfileTopics, REGIONS};
+use partnerships::{Listed, Member, Writer};
+use profiles::{Profile, CYCLE, FAMILIES, PLACES, PROFILES};
 
 /// What to seed.
 #[derive(Debug, Clone)]
@@ -36,240 +57,13 @@ pub struct SeedPlan {
     pub log_leaves: usize,
 }
 
-/// What was seeded.
-#[derive(Debug, Clone, Default)]
-pub struct SeedReport {
-    pub orgs: usize,
-    pub listings: usize,
-    pub published: usize,
-    pub log_leaves: usize,
-}
-
 const INDUSTRY: &str = "hospitality";
-const REGIONS: [&str; 10] = [
-    "Bayern", "Berlin", "Hamburg", "Zürich", "Wien", "Tirol", "Sachsen", "Hessen", "Bern",
-    "Salzburg",
+/// Organisations per transaction; partnerships form within one.
+const CHUNK: usize = 250;
+const FIRST_NAMES: [&str; 12] = [
+    "Anna", "Lukas", "Sophie", "Jonas", "Lea", "Felix", "Marie", "Paul", "Laura", "Simon", "Julia",
+    "David",
 ];
-/// A topic: (tag stem, German label, English label).
-type Topic = (&'static str, &'static str, &'static str);
-
-const TOPICS: [Topic; 40] = [
-    (
-        "kundenservice",
-        "Außergewöhnlicher Kundenservice",
-        "Exceptional customer service",
-    ),
-    (
-        "schulung",
-        "Schulung für Empfangsteams",
-        "Front-desk training",
-    ),
-    (
-        "probemonat",
-        "Unverbindlicher Probemonat",
-        "No-obligation trial month",
-    ),
-    ("seminarraum", "Seminarraum", "Seminar room"),
-    ("catering", "Catering für Veranstaltungen", "Event catering"),
-    (
-        "buchhaltung",
-        "Buchhaltung und Lohn",
-        "Bookkeeping and payroll",
-    ),
-    (
-        "social-media",
-        "Social-Media-Betreuung",
-        "Social media management",
-    ),
-    (
-        "fotografie",
-        "Fotografie für Zimmer und Speisen",
-        "Room and food photography",
-    ),
-    (
-        "weinkeller",
-        "Weinkeller und Sommelier",
-        "Wine cellar and sommelier",
-    ),
-    (
-        "reinigung",
-        "Reinigung und Wäscherei",
-        "Cleaning and laundry",
-    ),
-    ("fahrradverleih", "Fahrradverleih", "Bike rental"),
-    ("shuttle", "Shuttle-Service", "Shuttle service"),
-    ("energieberatung", "Energieberatung", "Energy consulting"),
-    (
-        "regionale-produkte",
-        "Regionale Produkte",
-        "Regional produce",
-    ),
-    (
-        "empfehlungen",
-        "Gegenseitige Empfehlungen",
-        "Mutual referrals",
-    ),
-    (
-        "gutscheine",
-        "Gutscheine und Rabatte",
-        "Vouchers and discounts",
-    ),
-    (
-        "ausstellung",
-        "Einladung zur Ausstellung",
-        "Exhibition invitation",
-    ),
-    ("besichtigung", "Betriebsbesichtigung", "Site visit"),
-    ("spendenaktion", "Spendenaktion", "Charity campaign"),
-    (
-        "nachhaltigkeit",
-        "Nachhaltigkeitsberatung",
-        "Sustainability consulting",
-    ),
-    (
-        "personalvermittlung",
-        "Personalvermittlung",
-        "Staff placement",
-    ),
-    ("ausbildung", "Ausbildungsplätze", "Apprenticeships"),
-    (
-        "webdesign",
-        "Webdesign und Buchungsstrecke",
-        "Web design and booking flow",
-    ),
-    (
-        "revenue-management",
-        "Revenue-Management",
-        "Revenue management",
-    ),
-    ("kuechengeraete", "Küchengeräte", "Kitchen equipment"),
-    ("kuehlraum", "Kühlraum-Kapazität", "Cold storage capacity"),
-    ("parkplaetze", "Parkplätze", "Parking spaces"),
-    (
-        "veranstaltungstechnik",
-        "Veranstaltungstechnik",
-        "Event technology",
-    ),
-    (
-        "mehrsprachigkeit",
-        "Mehrsprachiger Gästeservice",
-        "Multilingual guest service",
-    ),
-    ("allergene", "Allergenkennzeichnung", "Allergen labelling"),
-    ("hygiene", "Hygieneschulung", "Hygiene training"),
-    ("marketing", "Gemeinsames Marketing", "Joint marketing"),
-    ("bewertungen", "Umgang mit Bewertungen", "Handling reviews"),
-    ("wellness", "Wellness-Angebote", "Wellness offers"),
-    ("kinderbetreuung", "Kinderbetreuung", "Childcare"),
-    ("barista", "Barista-Kurs", "Barista course"),
-    (
-        "einkaufsgemeinschaft",
-        "Einkaufsgemeinschaft",
-        "Purchasing group",
-    ),
-    ("dekoration", "Saisonale Dekoration", "Seasonal decoration"),
-    ("zimmerkontingent", "Zimmerkontingent", "Room allotment"),
-    (
-        "digitalisierung",
-        "Digitalisierung der Rezeption",
-        "Front-desk digitalisation",
-    ),
-];
-/// Qualifiers that turn the topics into a long tail of specific tags.
-const QUALIFIERS: [&str; 30] = [
-    "",
-    "bayern",
-    "berlin",
-    "hamburg",
-    "zuerich",
-    "wien",
-    "tirol",
-    "alpen",
-    "stadt",
-    "land",
-    "bio",
-    "vegan",
-    "premium",
-    "budget",
-    "saison",
-    "winter",
-    "sommer",
-    "gruppen",
-    "familien",
-    "business",
-    "events",
-    "hochzeit",
-    "kongress",
-    "wochenende",
-    "express",
-    "digital",
-    "kurs",
-    "beratung",
-    "miete",
-    "pool",
-];
-const DESCRIPTIONS: [&str; 6] = [
-    "Wir teilen Wissen und Ressourcen, damit beide Seiten profitieren.",
-    "Ohne Verpflichtung: ein unverbindlicher Test schafft Vertrauen.",
-    "Zusammenarbeit innerhalb der Branche erschließt neue Zielgruppen.",
-    "Transparente Konditionen, faire Gegenseitigkeit, langfristige Kontakte.",
-    "We believe in win-win partnerships and honest, transparent terms.",
-    "Looking for a partner who values reciprocity as much as we do.",
-];
-
-fn vocabulary() -> Vec<String> {
-    // Qualifier-major order, so the Zipf head holds the plain topics and the tail the
-    // specific variants.
-    let mut tags = Vec::new();
-    for qualifier in QUALIFIERS {
-        for (stem, _, _) in TOPICS {
-            tags.push(if qualifier.is_empty() {
-                stem.to_owned()
-            } else {
-                format!("{stem}-{qualifier}")
-            });
-        }
-    }
-    tags
-}
-
-/// Zipf-like sampler over the vocabulary (exponent 0.7: the commonest tag is on a few
-/// percent of listings, most tags are rare).
-struct Zipf {
-    cumulative: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize) -> Zipf {
-        let mut total = 0.0;
-        let cumulative = (1..=n)
-            .map(|k| {
-                total += 1.0 / (k as f64).powf(0.7);
-                total
-            })
-            .collect();
-        Zipf { cumulative }
-    }
-
-    fn sample(&self, rng: &mut ChaCha8Rng) -> usize {
-        let total = *self.cumulative.last().unwrap_or(&1.0);
-        let x = rng.gen::<f64>() * total;
-        self.cumulative
-            .partition_point(|c| *c < x)
-            .min(self.cumulative.len() - 1)
-    }
-}
-
-/// A time-ordered id (UUIDv7) from the seeded generator, so a seed always yields the same ids.
-fn seeded_id(rng: &mut ChaCha8Rng, at: chrono::NaiveDateTime) -> String {
-    let random: [u8; 10] = rng.gen();
-    uuid::Builder::from_unix_timestamp_millis(
-        at.and_utc().timestamp_millis().max(0) as u64,
-        &random,
-    )
-    .into_uuid()
-    .to_string()
-}
 
 /// The shared password of seeded accounts.
 pub fn password(seed: u64) -> String {
@@ -278,6 +72,16 @@ pub fn password(seed: u64) -> String {
 
 /// Seeds the database and writes `org_id,email,password,api_key` lines to `out`.
 pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedReport, String> {
+    run_with_progress(conn, plan, out, &ProgressBar::hidden())
+}
+
+/// [`run`], counting the seeded organisations on `progress`.
+pub fn run_with_progress(
+    conn: &mut DbConnection,
+    plan: &SeedPlan,
+    out: &Path,
+    progress: &ProgressBar,
+) -> Result<SeedReport, String> {
     if let DbConnection::Sqlite(c) = conn {
         // A bulk load rewrites the full-text index's segments as they merge; with the
         // server's 16 MiB page cache each merge re-reads them from the file (30,000
@@ -297,56 +101,142 @@ pub fn run(conn: &mut DbConnection, plan: &SeedPlan, out: &Path) -> Result<SeedR
             plan.seed
         ));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
-    let tags = vocabulary();
-    let zipf = Zipf::new(tags.len());
-    let password = password(plan.seed);
-    let password_hash = crate::auth::password::hash(&password).map_err(|e| e.to_string())?;
+    let kinds = Kinds::new()?;
     let mut file =
         std::fs::File::create(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     writeln!(file, "org_id,email,password,api_key").map_err(|e| e.to_string())?;
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+    let password = password(plan.seed);
+    let password_hash = crate::auth::password::hash(&password).map_err(|e| e.to_string())?;
     let mut report = SeedReport::default();
     // A fixed epoch keeps the data identical for a given seed.
     let base = chrono::DateTime::from_timestamp(1_780_000_000, 0)
         .map(|t| t.naive_utc())
         .unwrap_or_default();
-    for chunk_start in (0..plan.orgs).step_by(250) {
-        let chunk_end = (chunk_start + 250).min(plan.orgs);
-        let lines = conn
-            .transaction::<_, diesel::result::Error, _>(|conn| {
-                let mut lines = Vec::new();
-                let mut listings = Vec::new();
-                for i in chunk_start..chunk_end {
-                    let at = base + chrono::Duration::seconds(i as i64 * 60);
-                    let line = seed_org(
-                        conn,
-                        &mut rng,
-                        plan,
-                        i,
-                        at,
-                        &tags,
-                        &zipf,
-                        &password_hash,
-                        &password,
-                        &mut listings,
-                        &mut report,
-                    )?;
-                    lines.push(line);
-                }
-                // The same writer as the API's: the rows, their search text, postings and
-                // tag counts (counted once per chunk).
-                Listing::insert_all(conn, &listings)?;
-                Ok(lines)
-            })
-            .map_err(|e| format!("seeding failed: {e}"))?;
+    let account = Account {
+        seed: plan.seed,
+        password: &password,
+        password_hash: &password_hash,
+    };
+    let names = RefCell::new(HashSet::new());
+    for chunk_start in (0..plan.orgs).step_by(CHUNK) {
+        let chunk = chunk_start..(chunk_start + CHUNK).min(plan.orgs);
+        let seeder = Seeder {
+            plan,
+            kinds: &kinds,
+            account: &account,
+            base,
+            names: &names,
+        };
+        let lines = crate::db::write_transaction(conn, |conn| {
+            seeder.chunk(conn, &mut rng, chunk.clone(), &mut report)
+        })
+        .map_err(|e| format!("seeding failed: {e}"))?;
         for line in lines {
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
+        progress.inc(chunk.len() as u64);
     }
+    progress.set_message("log leaves");
     report.log_leaves = seed_log(conn, plan.log_leaves, plan.seed, base)?;
+    progress.set_message("statistics");
     // Fresh statistics, so the planners use the tag and full-text indexes right away.
     crate::db::refresh_statistics(conn)?;
     Ok(report)
+}
+
+/// The shared login of seeded accounts.
+struct Account<'a> {
+    seed: u64,
+    password: &'a str,
+    password_hash: &'a str,
+}
+
+/// The kinds of business with their topics, and the order organisations take them in.
+struct Kinds {
+    topics: Vec<ProfileTopics>,
+    /// Indices into [`PROFILES`], see [`CYCLE`].
+    cycle: Vec<usize>,
+}
+
+impl Kinds {
+    fn new() -> Result<Kinds, String> {
+        let topics = PROFILES
+            .iter()
+            .map(ProfileTopics::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let cycle = CYCLE
+            .iter()
+            .map(|key| {
+                PROFILES
+                    .iter()
+                    .position(|p| p.key == *key)
+                    .ok_or_else(|| format!("the seed's cycle names no profile {key}"))
+            })
+            .collect::<Result<Vec<usize>, _>>()?;
+        Ok(Kinds { topics, cycle })
+    }
+}
+
+/// What every chunk of organisations is seeded with.
+struct Seeder<'a> {
+    plan: &'a SeedPlan,
+    kinds: &'a Kinds,
+    account: &'a Account<'a>,
+    base: chrono::NaiveDateTime,
+    /// The organisation names taken so far: two businesses of one name would read as one.
+    names: &'a RefCell<HashSet<String>>,
+}
+
+impl Seeder<'_> {
+    /// The organisations `chunk` with their listings, then the partnerships among them and
+    /// last the events of those, in the caller's transaction; returns the logins lines.
+    fn chunk(
+        &self,
+        conn: &mut DbConnection,
+        rng: &mut ChaCha8Rng,
+        chunk: std::ops::Range<usize>,
+        report: &mut SeedReport,
+    ) -> Result<Vec<String>, ApiError> {
+        // Partnerships draw from a generator of their own, so they leave the listings of
+        // later chunks as they are.
+        let mut partnering =
+            ChaCha8Rng::seed_from_u64(self.plan.seed ^ (0x7061_7274 << 20) ^ chunk.start as u64);
+        let mut lines = Vec::with_capacity(chunk.len());
+        let mut listings = Vec::with_capacity(chunk.len() * self.plan.listings_per_org);
+        let mut members = Vec::with_capacity(chunk.len());
+        for i in chunk {
+            let at = self.base + chrono::Duration::seconds(i as i64 * 60);
+            let kind = self.kinds.cycle[i % self.kinds.cycle.len()];
+            let (line, member) = seed_org(
+                conn,
+                rng,
+                (self, i, at),
+                (&PROFILES[kind], &self.kinds.topics[kind]),
+                &mut listings,
+                report,
+            )?;
+            lines.push(line);
+            members.push(member);
+        }
+        // The same writer as the API's: the rows, their search text, postings and tag
+        // counts (counted once per chunk).
+        Listing::insert_all(conn, &listings)?;
+        let mut events = Vec::new();
+        let pairs = partnerships::pairs(&mut partnering, &members);
+        let mut writer = Writer {
+            rng: &mut partnering,
+            members: &members,
+            events: &mut events,
+            report,
+        };
+        for pair in &pairs {
+            writer.write(conn, pair)?;
+        }
+        // The chunk's events last, as every change writes them.
+        event::write_all(conn, &events)?;
+        Ok(lines)
+    }
 }
 
 /// Leaves appended per transaction by [`seed_log`]: large batches spare the per-commit
@@ -420,35 +310,37 @@ fn synthetic_leaf(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One organisation of `profile`: its owner, membership and key, its listings (pushed to
+/// `listings`), its logins line and what partnerships need of it.
 fn seed_org(
     conn: &mut DbConnection,
     rng: &mut ChaCha8Rng,
-    plan: &SeedPlan,
-    index: usize,
-    at: chrono::NaiveDateTime,
-    tags: &[String],
-    zipf: &Zipf,
-    password_hash: &str,
-    password: &str,
+    (seeder, index, at): (&Seeder, usize, chrono::NaiveDateTime),
+    (profile, topics): (&Profile, &ProfileTopics),
     listings: &mut Vec<Listing>,
     report: &mut SeedReport,
-) -> QueryResult<String> {
+) -> QueryResult<(String, Member)> {
+    let (plan, account) = (seeder.plan, seeder.account);
     let org_id = seeded_id(rng, at);
     let user_id = seeded_id(rng, at);
-    let region = *REGIONS.choose(rng).unwrap_or(&"Bayern");
-    let (_, label, _) = TOPICS[index % TOPICS.len()];
-    let email = format!("org{index:05}-{}@seed.mutua.example", plan.seed);
-    let name = format!(
-        "{} {} #{index}",
-        ["Gasthof", "Hotel", "Pension", "Café", "Beratung"][index % 5],
-        label.split(' ').next().unwrap_or("Partner")
+    let region = *REGIONS.choose(rng).unwrap_or(&REGIONS[0]);
+    let family = *FAMILIES.choose(rng).unwrap_or(&FAMILIES[0]);
+    let name = unique_name(
+        rng,
+        profile,
+        family,
+        region.0,
+        &mut seeder.names.borrow_mut(),
     );
+    let email = format!("org{index:05}-{}@seed.mutua.example", account.seed);
     User {
         id: user_id.clone(),
         email: email.clone(),
-        password_hash: password_hash.to_owned(),
-        display_name: format!("Inhaber {index}"),
+        password_hash: account.password_hash.to_owned(),
+        display_name: format!(
+            "{} {family}",
+            FIRST_NAMES.choose(rng).unwrap_or(&FIRST_NAMES[0])
+        ),
         platform_role: PlatformRole::User,
         status: AccountStatus::Active,
         created_at: at,
@@ -459,9 +351,13 @@ fn seed_org(
         id: org_id.clone(),
         name,
         industry: INDUSTRY.to_owned(),
-        description: Some("Gegenseitigkeit im Geschäftsleben".to_owned()),
+        description: Some(format!(
+            "{} in {}.",
+            profile.about[rng.gen_range(0..2)],
+            region.0
+        )),
         website: None,
-        region: Some(region.to_owned()),
+        region: Some(region.0.to_owned()),
         status: AccountStatus::Active,
         version: 1,
         created_at: at,
@@ -477,20 +373,83 @@ fn seed_org(
         ))
         .execute(conn)?;
     let key = seed_key(conn, rng, plan, &org_id, &user_id, at)?;
-    for n in 0..plan.listings_per_org {
-        let listing = seed_listing(
-            rng,
-            &org_id,
-            region,
+    let mut member = Member {
+        org_id: org_id.clone(),
+        owner_id: user_id,
+        region: region.0,
+        joined: at,
+        offers: Vec::new(),
+        needs: Vec::new(),
+    };
+    for (n, draft) in listings::drafts(rng, topics, region, plan.listings_per_org)
+        .into_iter()
+        .enumerate()
+    {
+        let id = seeded_id(rng, at + chrono::Duration::seconds(n as i64));
+        if draft.status == ListingStatus::Published {
+            let listed = Listed {
+                topic: draft.topic,
+                listing_id: id.clone(),
+                trial: draft.fields.trial_available,
+            };
+            match draft.fields.kind {
+                ListingKind::Offer => member.offers.push(listed),
+                ListingKind::Need => member.needs.push(listed),
+            }
+            report.published += 1;
+        }
+        report.listings += 1;
+        listings.push(draft.fields.into_row(
+            id,
+            org_id.clone(),
+            INDUSTRY,
+            draft.status,
             at + chrono::Duration::seconds(n as i64),
-            tags,
-            zipf,
-            report,
-        );
-        listings.push(listing);
+        ));
     }
     report.orgs += 1;
-    Ok(format!("{org_id},{email},{password},{key}"))
+    Ok((
+        format!("{org_id},{email},{},{key}", account.password),
+        member,
+    ))
+}
+
+/// A name for a business of `profile` that no other seeded one has: a few draws from its
+/// name patterns, then the region, then a number.
+fn unique_name(
+    rng: &mut ChaCha8Rng,
+    profile: &Profile,
+    family: &str,
+    region: &str,
+    taken: &mut HashSet<String>,
+) -> String {
+    let draw = |rng: &mut ChaCha8Rng, family: &str| {
+        profile
+            .names
+            .choose(rng)
+            .unwrap_or(&"{family}")
+            .replace("{family}", family)
+            .replace("{place}", PLACES.choose(rng).unwrap_or(&PLACES[0]))
+    };
+    let mut name = draw(rng, family);
+    for _ in 0..4 {
+        if !taken.contains(&name) {
+            break;
+        }
+        let other = *FAMILIES.choose(rng).unwrap_or(&FAMILIES[0]);
+        name = draw(rng, other);
+    }
+    if taken.contains(&name) {
+        name = format!("{name} {region}");
+    }
+    let mut n = 2;
+    let stem = name.clone();
+    while taken.contains(&name) {
+        name = format!("{stem} {n}");
+        n += 1;
+    }
+    taken.insert(name.clone());
+    name
 }
 
 /// A read-only API key for a seeded organisation (written to the seed file, so benchmarks
@@ -519,107 +478,4 @@ fn seed_key(
     }
     .insert(conn)?;
     Ok(key)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn seed_listing(
-    rng: &mut ChaCha8Rng,
-    org_id: &str,
-    region: &str,
-    at: chrono::NaiveDateTime,
-    vocabulary: &[String],
-    zipf: &Zipf,
-    report: &mut SeedReport,
-) -> Listing {
-    // The order of the random draws is part of what a seed means: keep it.
-    let offer = rng.gen_bool(0.5);
-    let (topic, tags) = topic_and_tags(rng, vocabulary, zipf);
-    let (title, description) = text(rng, offer, topic, region);
-    let status = random_status(rng);
-    let id = seeded_id(rng, at);
-    let category = if rng.gen_bool(0.6) {
-        ListingCategory::Expertise
-    } else {
-        ListingCategory::Resource
-    };
-    let trial_available = rng.gen_bool(0.2);
-    let published = status == ListingStatus::Published;
-    let fields = ListingFields {
-        kind: if offer {
-            ListingKind::Offer
-        } else {
-            ListingKind::Need
-        },
-        category,
-        title,
-        description,
-        tags: tags.join(","),
-        industry: None,
-        region: Some(region.to_owned()),
-        trial_available,
-        expires_at: None,
-    };
-    report.listings += 1;
-    report.published += usize::from(published);
-    fields.into_row(id, org_id.to_owned(), INDUSTRY, status, at)
-}
-
-/// A listing is about one topic (its first tag and its title), narrowed by a qualified
-/// variant of that topic, plus a few tags from the long tail.
-fn topic_and_tags(
-    rng: &mut ChaCha8Rng,
-    vocabulary: &[String],
-    zipf: &Zipf,
-) -> (Topic, Vec<String>) {
-    let sampled = &vocabulary[zipf.sample(rng)];
-    let topic = TOPICS
-        .iter()
-        .find(|(s, _, _)| sampled == s || sampled.starts_with(&format!("{s}-")))
-        .copied()
-        .unwrap_or(TOPICS[0]);
-    let stem = topic.0;
-    let qualifier = QUALIFIERS[rng.gen_range(1..QUALIFIERS.len())];
-    let mut chosen: Vec<String> = vec![stem.to_owned(), format!("{stem}-{qualifier}")];
-    let wanted = rng.gen_range(3..=5);
-    while chosen.len() < wanted {
-        let tag = vocabulary[zipf.sample(rng)].clone();
-        if !chosen.contains(&tag) {
-            chosen.push(tag);
-        }
-    }
-    (topic, chosen)
-}
-
-/// Title and description, German seven times in ten.
-fn text(rng: &mut ChaCha8Rng, offer: bool, topic: Topic, region: &str) -> (String, String) {
-    let (_, de, en) = topic;
-    let german = rng.gen_bool(0.7);
-    let title = match (offer, german) {
-        (true, true) => format!("Biete: {de}"),
-        (false, true) => format!("Suche: {de}"),
-        (true, false) => format!("Offering: {en}"),
-        (false, false) => format!("Looking for: {en}"),
-    };
-    let description = format!(
-        "{} {}",
-        DESCRIPTIONS.choose(rng).copied().unwrap_or(DESCRIPTIONS[0]),
-        if german {
-            format!("Region {region}.")
-        } else {
-            format!("Based in {region}.")
-        }
-    );
-    (title, description)
-}
-
-/// Eight in ten published, one pending review, one draft.
-fn random_status(rng: &mut ChaCha8Rng) -> ListingStatus {
-    let roll = rng.gen::<f64>();
-    if roll < 0.8 {
-        ListingStatus::Published
-    } else if roll < 0.9 {
-        ListingStatus::PendingReview
-    } else {
-        ListingStatus::Draft
-    }
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::backends;
 use crate::helpers::{enc, Backend, Resp, TestApp};
+use mutua::seed::topics::spelt;
 
 /// One line of the logins file.
 #[derive(Debug, Clone)]
@@ -491,5 +492,400 @@ async fn seeded_proposals_are_told_to_their_receivers(backend: Backend) {
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM events WHERE event_type = 'proposal.received'"),
         6
+    );
+}
+
+backends!(
+    seeded_listings_are_about_one_topic_and_partners_meet_through_it,
+    seeded_partnerships_are_agreements_as_the_api_makes_them,
+    seed_reports_what_it_wrote_and_writes_the_logins_where_out_says,
+);
+
+/// The topic of some tags: the one tag every other one narrows (`stem` and `stem-…`).
+fn topic_of(tags: &[String]) -> Option<&str> {
+    tags.iter()
+        .find(|stem| {
+            tags.iter()
+                .all(|t| t == *stem || t.starts_with(&format!("{stem}-")))
+        })
+        .map(String::as_str)
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|t| t.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+/// Every published listing, as the public reads it.
+async fn published(app: &TestApp) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/api/v1/listings?sort=newest&limit=100".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let page = app.get(&path, None).await;
+        page.expect(200);
+        out.extend(items(&page).iter().cloned());
+        cursor = next_cursor(&page);
+        if cursor.is_none() {
+            return out;
+        }
+    }
+}
+
+/// Title, description and tags of every seeded listing speak of one topic; every meeting
+/// of an organisation's matches joins an offer and a need of one topic, named in both
+/// titles; and most organisations' first partner is reciprocal.
+async fn seeded_listings_are_about_one_topic_and_partners_meet_through_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let logins = seed(&app, dir.path(), 30, 10, 5);
+
+    let listings = published(&app).await;
+    assert!(listings.len() > 200, "{} published", listings.len());
+    for l in &listings {
+        let (title, description) = (
+            l["title"].as_str().unwrap(),
+            l["description"].as_str().unwrap(),
+        );
+        let tags = strings(&l["tags"]);
+        let topic = topic_of(&tags).unwrap_or_else(|| panic!("tags of no one topic: {l}"));
+        assert!(
+            spelt(title).contains(&spelt(topic)),
+            "{topic} not in {title}"
+        );
+        assert!(
+            spelt(description).contains(&spelt(topic)),
+            "{topic} not in {description}"
+        );
+        let prefix = if l["kind"] == "offer" {
+            "Biete: "
+        } else {
+            "Suche: "
+        };
+        assert!(title.starts_with(prefix), "{l}");
+    }
+
+    let mut reciprocal_first = 0;
+    for login in &logins {
+        let resp = app
+            .get(
+                &format!("/api/v1/orgs/{}/matches", login.org_id),
+                Some(&login.api_key),
+            )
+            .await;
+        resp.expect(200);
+        let partners = items(&resp);
+        assert!(!partners.is_empty(), "{} has no partner", login.org_id);
+        reciprocal_first += usize::from(partners[0]["reciprocal"] == json!(true));
+        for p in partners {
+            let explanation = &p["explanation"];
+            let meetings = explanation["their_offers_meet_our_needs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(
+                    explanation["our_offers_meet_their_needs"]
+                        .as_array()
+                        .unwrap(),
+                );
+            for m in meetings {
+                let shared = strings(&m["tags"]);
+                let topic = topic_of(&shared).unwrap_or_else(|| panic!("no one topic: {m}"));
+                for title in [&m["offer_title"], &m["need_title"]] {
+                    let title = title.as_str().expect("title");
+                    assert!(spelt(title).contains(&spelt(topic)), "{topic} not in {m}");
+                }
+                assert!(
+                    m["offer_title"].as_str().unwrap().starts_with("Biete: "),
+                    "{m}"
+                );
+                assert!(
+                    m["need_title"].as_str().unwrap().starts_with("Suche: "),
+                    "{m}"
+                );
+            }
+        }
+    }
+    // Thirty organisations of two dozen kinds, eight in ten listings published: a few lack
+    // a partner both ways (with hundreds of organisations hardly any does).
+    assert!(
+        reciprocal_first >= 24,
+        "only {reciprocal_first} of 30 organisations see a reciprocal partner first"
+    );
+}
+
+/// The checkpoint's tree size and root, its signature checked with the published key.
+async fn signed_tree(app: &TestApp) -> (u64, tlog_tiles::Hash) {
+    let key = app.get("/api/v1/transparency/public-key", None).await;
+    key.expect(200);
+    let verifier = signed_note::StandardVerifier::new(&key.str("verifier_key")).unwrap();
+    let note = app.get("/api/v1/transparency/checkpoint", None).await;
+    note.expect(200);
+    let note = signed_note::Note::from_bytes(note.text.as_bytes()).unwrap();
+    note.verify(&signed_note::VerifierList::new(vec![Box::new(verifier)]))
+        .expect("the checkpoint's signature verifies");
+    let checkpoint = tlog_tiles::Checkpoint::from_bytes(note.text()).unwrap();
+    (checkpoint.size(), *checkpoint.hash())
+}
+
+/// Seeded partnerships read like the API made them: completed agreements in the public
+/// registry whose items give the two parties' own published listings in words of their
+/// topic, endorsements, reciprocity balances, events, and log leaves whose inclusion
+/// proofs verify against the signed checkpoint — and that `mutua verify agreement` passes.
+async fn seeded_partnerships_are_agreements_as_the_api_makes_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let logins = seed(&app, dir.path(), 20, 10, 5);
+    let key_of = |org: &str| {
+        logins
+            .iter()
+            .find(|l| l.org_id == org)
+            .map(|l| l.api_key.clone())
+            .expect("a seeded party")
+    };
+
+    let registry = app
+        .get("/api/v1/agreements?status=completed&limit=100", None)
+        .await;
+    registry.expect(200);
+    let completed = items(&registry);
+    assert!(
+        !completed.is_empty(),
+        "no completed agreement: {}",
+        registry.text
+    );
+    let mut endorsements = 0;
+    for agreement in completed {
+        let id = agreement["id"].as_str().unwrap();
+        let (from, to) = (
+            agreement["from_org_id"].as_str().unwrap(),
+            agreement["to_org_id"].as_str().unwrap(),
+        );
+        let events: Vec<&str> = agreement["log_entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            events,
+            ["agreement.accepted", "agreement.completed"],
+            "{agreement}"
+        );
+        let terms = &agreement["terms"];
+        for (side, giver) in [("from_gives", from), ("to_gives", to)] {
+            for item in terms[side].as_array().unwrap() {
+                let listing_id = item["listing_id"].as_str().expect("items name a listing");
+                let listing = app
+                    .get(&format!("/api/v1/listings/{listing_id}"), None)
+                    .await;
+                listing.expect(200);
+                assert_eq!(listing.body["org_id"], json!(giver), "{item}");
+                assert_eq!(listing.body["kind"], "offer");
+                let topic = strings(&listing.body["tags"]);
+                let topic = topic_of(&topic).expect("a topic");
+                let words = item["description"].as_str().unwrap();
+                assert!(spelt(words).contains(&spelt(topic)), "{topic}: {item}");
+            }
+        }
+        let thanks = app
+            .get(&format!("/api/v1/agreements/{id}/endorsements"), None)
+            .await;
+        thanks.expect(200);
+        for e in items(&thanks) {
+            let pair = [
+                e["author_org_id"].as_str().unwrap(),
+                e["endorsed_org_id"].as_str().unwrap(),
+            ];
+            assert!(pair == [from, to] || pair == [to, from], "{e}");
+            endorsements += 1;
+        }
+        let balance = app
+            .get(&format!("/api/v1/orgs/{from}/reciprocity"), None)
+            .await;
+        balance.expect(200);
+        assert!(
+            balance.body["completed_agreements"].as_i64().unwrap() >= 1,
+            "{}",
+            balance.text
+        );
+
+        // The product's own verifier, as a party (so the commitment is checked too).
+        let (address, key) = (app.address.clone(), key_of(from));
+        let id_owned = id.to_owned();
+        let output = actix_web::rt::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_mutua"))
+                .args(["verify", "agreement", &id_owned, "--server", &address])
+                .env("MUTUA_TOKEN", key)
+                .output()
+                .expect("mutua verify runs")
+        })
+        .await
+        .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && !out.contains("FAIL"),
+            "{out}{}",
+            stderr(&output)
+        );
+        assert!(
+            out.contains("agreement.completed") && out.contains("terms commitment"),
+            "{out}"
+        );
+    }
+    assert!(endorsements > 0, "no endorsements");
+
+    // Every leaf belongs to an agreement (one per acceptance, completion and cancellation)
+    // and proves its inclusion in the signed tree.
+    let leaves = app.count("SELECT COUNT(*) AS n FROM log_leaves");
+    let expected = app.count(
+        "SELECT COUNT(*) + SUM(CASE WHEN status IN ('completed', 'cancelled') THEN 1 ELSE 0 END) \
+         AS n FROM agreements",
+    );
+    assert_eq!(leaves, expected);
+    let (size, root) = signed_tree(&app).await;
+    assert_eq!(size as i64, leaves);
+    let entries = app
+        .get(
+            &format!("/api/v1/transparency/entries?start=0&limit={size}"),
+            None,
+        )
+        .await;
+    entries.expect(200);
+    for entry in items(&entries) {
+        let index = entry["index"].as_u64().unwrap();
+        let agreement = app
+            .get(
+                &format!(
+                    "/api/v1/agreements/{}",
+                    entry["agreement_id"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await;
+        agreement.expect(200);
+        let proof = app
+            .get(
+                &format!(
+                    "/api/v1/transparency/proofs/inclusion?leaf_index={index}&tree_size={size}"
+                ),
+                None,
+            )
+            .await;
+        proof.expect(200);
+        let hashes: Vec<tlog_tiles::Hash> = strings(&proof.body["hashes"])
+            .iter()
+            .map(|h| tlog_tiles::Hash::parse_hash(h).unwrap())
+            .collect();
+        let leaf_hash = tlog_tiles::record_hash(entry["leaf_input"].as_str().unwrap().as_bytes());
+        tlog_tiles::check_record(&hashes, size, root, index, leaf_hash)
+            .unwrap_or_else(|e| panic!("leaf {index}: {e}"));
+    }
+
+    // Both parties were told of each step, the endorsed of each endorsement.
+    let told = |event: &str| {
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM events WHERE event_type = '{event}'"
+        ))
+    };
+    let done = app.count("SELECT COUNT(*) AS n FROM agreements WHERE status = 'completed'");
+    assert_eq!(told("agreement.completed"), 2 * done);
+    assert_eq!(
+        told("proposal.received"),
+        app.count("SELECT COUNT(*) AS n FROM proposals")
+    );
+    assert_eq!(
+        told("endorsement.received"),
+        app.count("SELECT COUNT(*) AS n FROM endorsements")
+    );
+    assert_eq!(
+        told("proposal.accepted"),
+        2 * app.count("SELECT COUNT(*) AS n FROM agreements")
+    );
+}
+
+/// A relative `--out` lands in the working directory; the summary names every count, the
+/// database and the logins file; no progress bar when stderr is not a terminal; a folder
+/// that does not exist is refused in one line before anything is seeded.
+async fn seed_reports_what_it_wrote_and_writes_the_logins_where_out_says(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |out: &str| {
+        mutua(dir.path())
+            .args([
+                "seed",
+                "--orgs",
+                "12",
+                "--listings-per-org",
+                "4",
+                "--seed",
+                "8",
+                "--out",
+                out,
+            ])
+            .env("DATABASE_URL", &app.database_url)
+            .current_dir(cwd.path())
+            .output()
+            .expect("mutua runs")
+    };
+
+    let refused = run("nowhere/logins.csv");
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("nowhere") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM orgs"), 0);
+
+    let output = run("logins.csv");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "", "nothing on stderr that is no terminal");
+    let written = cwd.path().join("logins.csv");
+    assert_eq!(parse(&std::fs::read_to_string(&written).unwrap()).len(), 12);
+    let out = String::from_utf8_lossy(&output.stdout);
+    let counts = [
+        ("organisations", "SELECT COUNT(*) AS n FROM orgs"),
+        ("listings", "SELECT COUNT(*) AS n FROM listings"),
+        (
+            "published",
+            "SELECT COUNT(*) AS n FROM listings WHERE status = 'published'",
+        ),
+        ("proposals", "SELECT COUNT(*) AS n FROM proposals"),
+        ("agreements", "SELECT COUNT(*) AS n FROM agreements"),
+        (
+            "completed",
+            "SELECT COUNT(*) AS n FROM agreements WHERE status = 'completed'",
+        ),
+        ("endorsements", "SELECT COUNT(*) AS n FROM endorsements"),
+        ("log leaves", "SELECT COUNT(*) AS n FROM log_leaves"),
+    ];
+    for (what, query) in counts {
+        let n = app.count(query);
+        let said = if what == "published" || what == "completed" {
+            format!("({n} {what})")
+        } else {
+            format!("{n} {what}")
+        };
+        assert!(out.contains(&said), "{said} not in {out}");
+    }
+    assert!(out.contains("database: "), "{out}");
+    if backend == Backend::Sqlite {
+        assert!(out.contains("database: sqlite://"), "{out}");
+    }
+    assert!(!out.contains("secret"), "{out}");
+    let logins = std::path::absolute(&written).unwrap();
+    assert!(
+        out.contains(&format!("logins: {}", logins.display())),
+        "{out}"
     );
 }
