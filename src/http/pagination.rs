@@ -41,27 +41,22 @@ impl PageRequest {
 }
 
 impl PageQuery {
+    /// The cursor, if one was given: an empty `cursor=` asks for the first page.
+    pub fn given_cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty())
+    }
+
     /// Validates the limit and decodes the cursor (400 for either being bad).
     pub fn resolve(&self) -> Result<PageRequest, ApiError> {
         let limit = self.resolve_limit()?;
-        let after = self
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(decode_cursor)
-            .transpose()?;
+        let after = self.given_cursor().map(decode_cursor).transpose()?;
         Ok(PageRequest { limit, after })
     }
 
     /// Like [`PageQuery::resolve`], for lists whose cursor carries a sort key.
     pub fn resolve_keyed(&self) -> Result<KeyedPageRequest, ApiError> {
         let limit = self.resolve_limit()?;
-        let after = self
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(decode)
-            .transpose()?;
+        let after = self.given_cursor().map(decode).transpose()?;
         Ok(KeyedPageRequest { limit, after })
     }
 
@@ -69,12 +64,7 @@ impl PageQuery {
     /// optional sort key and a sequence number.
     pub fn resolve_position(&self) -> Result<PositionPageRequest, ApiError> {
         let limit = self.resolve_limit()?;
-        let after = self
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(decode_position)
-            .transpose()?;
+        let after = self.given_cursor().map(decode_position).transpose()?;
         Ok(PositionPageRequest { limit, after })
     }
 
