@@ -11,6 +11,12 @@ local tags = { "kundenservice", "schulung", "seminarraum", "catering", "probemon
 
 local function pick(list) return list[math.random(#list)] end
 
+-- Every byte but letters and digits percent-encoded: a raw UTF-8 byte in a request line is
+-- refused (400) by the HTTP parser before the API sees it.
+local function encode(text)
+  return (text:gsub("[^%w]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
 local function filters()
   local out = {}
   if math.random(2) == 1 then out[#out + 1] = "kind=" .. pick({ "offer", "need" }) end
@@ -35,9 +41,9 @@ request = function()
   elseif kind == 2 then
     local eight = {}
     for _ = 1, 8 do eight[#eight + 1] = pick(words) end
-    q = "q=" .. table.concat(eight, "+"):gsub("ß", "%%C3%%9F"):gsub("ö", "%%C3%%B6")
+    q = "q=" .. encode(table.concat(eight, " "))
   elseif kind == 3 then
-    q = "q=" .. pick(words):gsub("ß", "%%C3%%9F"):gsub("ö", "%%C3%%B6") .. "&" .. filters()
+    q = "q=" .. encode(pick(words)) .. "&" .. filters()
   else
     q = filters()
   end
