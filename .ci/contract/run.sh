@@ -13,7 +13,7 @@
 #      with two organisations' users as peers for object_level_authorization. On both
 #      backends (CONTRACT_FUZZ_POSTGRES=0: SQLite only).
 # Every part runs even when an earlier one failed; the exit code is non-zero if any did.
-# Knobs: CONTRACT_FUZZ_SECONDS (default 150), CONTRACT_OLA_SECONDS (90), CONTRACT_ST_SEED,
+# Knobs: CONTRACT_FUZZ_SECONDS (default 100), CONTRACT_OLA_SECONDS (60), CONTRACT_ST_SEED,
 # CONTRACT_SKIP_POSTGRES=1, CONTRACT_SPEC (default openapi/openapi.json), CONTRACT_KEEP=1 (keep the temp folder and print its path),
 # MUTUA_BIN (a server binary to use instead of target/debug/mutua).
 set -uo pipefail
@@ -245,7 +245,7 @@ fuzz() {
     # schemathesis.toml: what positive_data_acceptance accepts (decision 3).
     local st_env=(SCHEMATHESIS_HOOKS="$root/$here/st_hooks.py")
 
-    echo "== contract: schemathesis --checks all, all phases, one bearer token ($name, ${CONTRACT_FUZZ_SECONDS:-150} s)"
+    echo "== contract: schemathesis --checks all, all phases, one bearer token ($name, ${CONTRACT_FUZZ_SECONDS:-100} s)"
     # The token as the spec's `bearer` scheme, not `-H`: a static header is sent on every request,
     # also on the coverage phase's ones without Authorization (a false missing_required_header).
     { cat "$here/schemathesis.toml" && cat <<EOF
@@ -255,11 +255,11 @@ EOF
     } >"$dir/all.toml"
     (cd "$dir" && env "${st_env[@]}" CONTRACT_HOOKS_STATS="$dir/all.hooks" "$tmp/venv/bin/st" \
         --config-file "$dir/all.toml" run "$base/openapi.json" "${common[@]}" "${seed[@]}" \
-        --max-time "${CONTRACT_FUZZ_SECONDS:-150}" \
+        --max-time "${CONTRACT_FUZZ_SECONDS:-100}" \
         --report ndjson --report-ndjson-path "$dir/all.ndjson" >"$dir/all.txt" 2>&1)
     local rc_all=$?
 
-    echo "== contract: schemathesis object_level_authorization, organisations A and B as peers ($name, ${CONTRACT_OLA_SECONDS:-90} s)"
+    echo "== contract: schemathesis object_level_authorization, organisations A and B as peers ($name, ${CONTRACT_OLA_SECONDS:-60} s)"
     "$py" - "$dir/wfc.json" "$alice" "$bob" <<'PY'
 import json, sys
 path, alice, bob = sys.argv[1:]
@@ -275,7 +275,7 @@ EOF
     } >"$dir/ola.toml"
     (cd "$dir" && env "${st_env[@]}" CONTRACT_HOOKS_STATS="$dir/ola.hooks" "$tmp/venv/bin/st" \
         --config-file "$dir/ola.toml" run "$base/openapi.json" \
-        "${common[@]}" "${seed[@]}" --max-time "${CONTRACT_OLA_SECONDS:-90}" \
+        "${common[@]}" "${seed[@]}" --max-time "${CONTRACT_OLA_SECONDS:-60}" \
         --report ndjson --report-ndjson-path "$dir/ola.ndjson" >"$dir/ola.txt" 2>&1)
     local rc_ola=$?
 
