@@ -243,15 +243,8 @@ fn bulkheads(capacity: &Capacity) -> Bulkheads {
 
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
-        .allowed_headers([
-            "authorization",
-            "content-type",
-            "if-match",
-            "if-none-match",
-            "idempotency-key",
-            "x-request-id",
-        ])
+        .allowed_methods(crate::http::problems::CORS_METHODS)
+        .allowed_headers(crate::http::problems::CORS_REQUEST_HEADERS)
         .expose_headers([
             "etag",
             "location",

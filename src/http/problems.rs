@@ -24,6 +24,28 @@ pub const MAX_HEADER_BYTES: usize = 32_768;
 /// closes the connection with a bare 431 beyond 96 fields or a 128 KiB head.)
 pub const MAX_HEADERS: usize = 64;
 
+/// The methods a cross-origin request may use: the CORS layer's configuration and the
+/// words of its refusals.
+pub const CORS_METHODS: [&str; 5] = ["GET", "HEAD", "POST", "PATCH", "DELETE"];
+/// The request headers a cross-origin request may send, likewise.
+pub const CORS_REQUEST_HEADERS: [&str; 6] = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    "X-Request-Id",
+];
+
+/// `a, b and c`.
+fn listed(items: &[&str]) -> String {
+    match items.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// Problem bodies are small; anything larger is not one of ours and is replaced.
 const MAX_PROBLEM_BYTES: usize = 64 * 1024;
 
@@ -143,14 +165,14 @@ fn library_error(response: &HttpResponse<BoxBody>) -> ApiError {
              listed in MUTUA_CORS_ORIGINS"
                 .into(),
         ),
-        Some(CorsError::MethodNotAllowed) => ApiError::Forbidden(
-            "a cross-origin request may use GET, HEAD, POST, PATCH and DELETE only".into(),
-        ),
-        Some(CorsError::HeadersNotAllowed) => ApiError::Forbidden(
-            "a cross-origin request may send only the headers Authorization, Content-Type, \
-             If-Match, If-None-Match, Idempotency-Key and X-Request-Id"
-                .into(),
-        ),
+        Some(CorsError::MethodNotAllowed) => ApiError::Forbidden(format!(
+            "a cross-origin request may use {} only",
+            listed(&CORS_METHODS)
+        )),
+        Some(CorsError::HeadersNotAllowed) => ApiError::Forbidden(format!(
+            "a cross-origin request may send only the headers {}",
+            listed(&CORS_REQUEST_HEADERS)
+        )),
         Some(CorsError::MissingOrigin) => {
             ApiError::BadRequest("a CORS preflight request needs an Origin header".into())
         }
@@ -171,5 +193,21 @@ fn library_error(response: &HttpResponse<BoxBody>) -> ApiError {
                 status.canonical_reason().unwrap_or("error").to_lowercase()
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::http::problems::{listed, CORS_METHODS, CORS_REQUEST_HEADERS};
+
+    #[test]
+    fn refusals_list_what_cors_allows() {
+        assert_eq!(listed(&CORS_METHODS), "GET, HEAD, POST, PATCH and DELETE");
+        assert_eq!(
+            listed(&CORS_REQUEST_HEADERS),
+            "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key and X-Request-Id"
+        );
+        assert_eq!(listed(&["GET"]), "GET");
+        assert_eq!(listed(&[]), "");
     }
 }

@@ -249,6 +249,35 @@ async fn oversized_heads_and_cors_refusals_are_problems(backend: Backend) {
         allowed.header("access-control-allow-origin").as_deref(),
         Some("https://partner.example")
     );
+
+    // Request headers: the allowed ones in any case pass, another is refused in words that
+    // list what is allowed.
+    let with_headers = |wanted: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                "OPTIONS",
+                LISTINGS,
+                None,
+                None,
+                &[
+                    ("Origin", "https://partner.example"),
+                    ("Access-Control-Request-Method", "PATCH"),
+                    ("Access-Control-Request-Headers", wanted),
+                ],
+            )
+            .await
+        }
+    };
+    let allowed = with_headers("authorization, If-Match, idempotency-key").await;
+    assert!(allowed.status < 300, "{} {}", allowed.status, allowed.text);
+    let refused = with_headers("authorization, x-secret").await;
+    refused.expect_problem(403);
+    assert_eq!(
+        refused.str("detail"),
+        "a cross-origin request may send only the headers Authorization, Content-Type, \
+         If-Match, If-None-Match, Idempotency-Key and X-Request-Id"
+    );
 }
 
 async fn details_speak_the_apis_words(backend: Backend) {
